@@ -1,0 +1,1 @@
+"""Baseline recommenders shipped with the harness, registered as ordinary plugins."""

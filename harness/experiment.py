@@ -1,0 +1,113 @@
+"""An experiment: one dataset, one split, several named runs. From the CLI or a TOML file.
+
+```toml
+dataset = "ml-100k"
+[split]
+seed = 0
+users = 200
+[[runs]]
+recommender = "popularity"
+[[runs]]
+name = "sasrec (bce)"
+recommender = "sasrec"
+options = { loss = "bce", epochs = 50 }
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.options import parse_spec
+from harness.splits import SplitConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One leaderboard row: a recommender name, its options and an optional row name."""
+
+    recommender: str
+    options: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+
+    @classmethod
+    def from_spec(cls, spec: str) -> RunSpec:
+        name, options = parse_spec(spec)
+        return cls(name, options)
+
+    def default_name(self) -> str:
+        if not self.options:
+            return self.recommender
+        inner = ",".join(f"{k}={v}" for k, v in self.options.items())
+        return f"{self.recommender}[{inner}]"
+
+
+@dataclass
+class Experiment:
+    dataset: str = "ml-100k"
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    data_dir: Path | None = None
+    split: SplitConfig = field(default_factory=SplitConfig)
+    runs: list[RunSpec] = field(default_factory=list)
+    device: str = "auto"
+
+
+_TOP_KEYS = {"dataset", "dataset_options", "data_dir", "split", "runs", "device"}
+_RUN_KEYS = {"recommender", "options", "name"}
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Parse an experiment TOML file; every unknown key is an error naming the file."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: experiment file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{path}: invalid TOML: {exc}") from None
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise HarnessError(
+            f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(sorted(_TOP_KEYS))}"
+        )
+    split_fields = {f.name for f in dataclasses.fields(SplitConfig)}
+    split_raw = data.get("split", {})
+    bad = set(split_raw) - split_fields
+    if bad:
+        raise HarnessError(
+            f"{path}: unknown [split] key(s) {', '.join(sorted(bad))}; "
+            f"valid: {', '.join(sorted(split_fields))}"
+        )
+    runs = []
+    for number, run in enumerate(data.get("runs", []), start=1):
+        if not isinstance(run, dict) or "recommender" not in run:
+            raise HarnessError(f"{path}: [[runs]] entry {number} needs a 'recommender' key")
+        extra = set(run) - _RUN_KEYS
+        if extra:
+            raise HarnessError(
+                f"{path}: [[runs]] entry {number} has unknown key(s) {', '.join(sorted(extra))}"
+            )
+        runs.append(RunSpec(run["recommender"], dict(run.get("options", {})), run.get("name")))
+    if not runs:
+        raise HarnessError(f"{path}: no [[runs]] entries")
+    data_dir = data.get("data_dir")
+    if data_dir is not None:
+        data_dir = (Path(path).parent / data_dir).resolve()
+    return Experiment(
+        dataset=data.get("dataset", "ml-100k"),
+        dataset_options=dict(data.get("dataset_options", {})),
+        data_dir=data_dir,
+        split=SplitConfig(**split_raw),
+        runs=runs,
+        device=data.get("device", "auto"),
+    )

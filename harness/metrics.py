@@ -1,0 +1,101 @@
+"""Ranking metrics over candidate lists, with pessimistic ties, plus CIs and paired tests.
+
+The positive's rank counts every negative scored at least as high as it, so a
+constant scorer gets the floor instead of a free win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+CUTOFFS = (3, 5, 10)
+FULL_CUTOFFS = (10, 20)
+
+
+def positive_ranks(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """0-based rank of each row's positive; ties rank it below the equal-scored candidates."""
+    scores = np.asarray(scores, dtype=np.float64)
+    rows = np.arange(len(scores))
+    pos_scores = scores[rows, positive][:, None]
+    at_least = (scores >= pos_scores).sum(axis=1)
+    return at_least - 1  # the positive itself is always counted once
+
+
+def ranking_metrics(ranks: np.ndarray, cutoffs: Sequence[int] = CUTOFFS) -> dict[str, np.ndarray]:
+    """Per-request Recall@K, MRR@K and NDCG@K from 0-based ranks."""
+    ranks = np.asarray(ranks)
+    out: dict[str, np.ndarray] = {}
+    for k in cutoffs:
+        hit = ranks < k
+        out[f"recall@{k}"] = hit.astype(np.float64)
+        out[f"mrr@{k}"] = np.where(hit, 1.0 / (ranks + 1), 0.0)
+        out[f"ndcg@{k}"] = np.where(hit, 1.0 / np.log2(ranks + 2), 0.0)
+    return out
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Per-request AUC: share of negatives scored strictly below the positive."""
+    scores = np.asarray(scores, dtype=np.float64)
+    rows = np.arange(len(scores))
+    pos_scores = scores[rows, positive][:, None]
+    below = (scores < pos_scores).sum(axis=1)
+    return below / (scores.shape[1] - 1)
+
+
+def candidate_metrics(scores: np.ndarray, positive: np.ndarray) -> dict[str, np.ndarray]:
+    """All per-request metrics of the evaluation contract for one recommender."""
+    ranks = positive_ranks(scores, positive)
+    metrics = ranking_metrics(ranks)
+    metrics["auc"] = auc(scores, positive)
+    return metrics
+
+
+def full_ranking_metrics(
+    scores: np.ndarray, targets: np.ndarray, histories: Sequence[np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Recall/NDCG at 10 and 20 over the whole catalog, the user's history excluded."""
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    for row, history in enumerate(histories):
+        seen = history[history != targets[row]]
+        scores[row, seen] = -np.inf
+    ranks = positive_ranks(scores, np.asarray(targets))
+    out = ranking_metrics(ranks, FULL_CUTOFFS)
+    return {k: v for k, v in out.items() if not k.startswith("mrr")}
+
+
+def mean_with_ci(
+    values: np.ndarray, seed: int, level: float = 0.95, resamples: int = 1000
+) -> tuple[float, float, float]:
+    """Mean and a seeded percentile-bootstrap confidence interval."""
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    if len(values) < 2 or np.ptp(values) == 0:
+        return mean, mean, mean
+    result = stats.bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return mean, float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def paired_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Paired t-test and Wilcoxon signed-rank test of per-request values of two recommenders."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    diff = a - b
+    if len(diff) < 2 or np.all(diff == 0):
+        return {
+            "mean_diff": float(diff.mean()) if len(diff) else 0.0,
+            "t_p": 1.0,
+            "wilcoxon_p": 1.0,
+        }
+    # a constant non-zero difference is a certain difference; ttest_rel would return NaN
+    t_p = 0.0 if np.ptp(diff) == 0 else float(stats.ttest_rel(a, b).pvalue)
+    w_p = float(stats.wilcoxon(a, b, zero_method="zsplit").pvalue)
+    return {"mean_diff": float(diff.mean()), "t_p": t_p, "wilcoxon_p": w_p}

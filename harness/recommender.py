@@ -1,0 +1,90 @@
+"""What a recommender receives and returns: the contract every plugin codes against."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from harness.data.model import Dataset
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One ranking case: score ``candidates`` given ``history`` (item indices, oldest first).
+
+    ``target`` is the held-out item; recommenders must not read it (it is only
+    here so the runner can compute metrics).
+    """
+
+    sequence_id: str
+    history: np.ndarray
+    candidates: np.ndarray
+    target: int
+
+    @property
+    def positive_index(self) -> int:
+        return int(np.flatnonzero(self.candidates == self.target)[0])
+
+
+@dataclass
+class TrainData:
+    """Everything a recommender may learn from: training sequences and validation requests.
+
+    Every position of a training sequence is a training target; validation
+    requests are for early stopping and checkpoint selection only.
+    """
+
+    dataset: Dataset
+    train_ids: list[str]
+    train: list[np.ndarray]
+    valid: list[Request]
+    history_length: int
+
+    @property
+    def n_items(self) -> int:
+        return len(self.dataset.catalog)
+
+
+@dataclass
+class RunContext:
+    """Per-run settings shared by all recommenders: seed, device, where to cache and save."""
+
+    seed: int = 0
+    device: str = "auto"
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "harness")
+    run_dir: Path | None = None
+    progress: bool = True
+    costs: dict[str, float] = field(default_factory=dict)
+
+    def bar(
+        self, iterable: Iterable[T], desc: str, total: int | None = None, **kw: Any
+    ) -> Iterator[T]:
+        """A tqdm progress bar, silent when progress is off or stderr is not a terminal."""
+        return tqdm(iterable, desc=desc, total=total, disable=None if self.progress else True, **kw)
+
+    def record_cost(self, name: str, value: float) -> None:
+        """Report a cost figure (e.g. ``prompt_tokens_per_request``) for the leaderboard."""
+        self.costs[name] = float(value)
+
+
+class Recommender(ABC):
+    """Base class for recommenders; a plugin may also duck-type these methods."""
+
+    def fit(self, data: TrainData, context: RunContext) -> None:  # noqa: B027 - optional hook
+        """Learn from ``data``; recommenders without training leave this as is."""
+
+    @abstractmethod
+    def score(self, requests: Sequence[Request], context: RunContext) -> np.ndarray:
+        """Scores of shape ``(len(requests), n_candidates)``; higher ranks first."""
+
+    def score_catalog(self, requests: Sequence[Request], context: RunContext) -> np.ndarray | None:
+        """Scores over the whole catalog ``(len(requests), n_items)``, or ``None`` if unsupported."""
+        return None

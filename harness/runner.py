@@ -1,0 +1,331 @@
+"""evaluate(): build or reuse the split, fit and score every recommender on it, write results.
+
+The output folder is assembled in a temporary sibling and renamed into place
+at the end, so a failed run never leaves a half-written folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import __version__
+from harness.costs import PeakMemory, Stopwatch
+from harness.data.model import Dataset
+from harness.errors import HarnessError, PluginError
+from harness.experiment import Experiment, RunSpec
+from harness.leaderboard import render_leaderboard
+from harness.metrics import candidate_metrics, full_ranking_metrics, mean_with_ci, paired_test
+from harness.options import build_options, options_dict
+from harness.plugins import Registry, default_registry
+from harness.recommender import Request, RunContext
+from harness.splits import Split, build_split, read_split, split_key, write_split
+
+log = logging.getLogger(__name__)
+PAIRED_METRIC = "ndcg@10"
+VERSIONED = ("numpy", "scipy", "torch", "transformers", "peft", "accelerate", "pluggy")
+
+
+def default_cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
+
+
+def load_dataset(
+    name: str, options: dict[str, Any], data_dir: Path | None, registry: Registry
+) -> Dataset:
+    """Instantiate a registered dataset loader with validated options."""
+    reg = registry.get("datasets", name)
+    opts = build_options(reg.options, options, f"dataset {name!r}")
+    log.info("loading dataset %s", name)
+    try:
+        dataset = reg.factory(opts, data_dir)
+    except HarnessError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"dataset {name!r} ({reg.plugin}) failed to load: {type(exc).__name__}: {exc}"
+        ) from None
+    return dataset
+
+
+def prepare_split(dataset: Dataset, experiment: Experiment, cache_dir: Path) -> Path:
+    """Path of the persisted split, built once per (data, parameters) and reused after."""
+    path = cache_dir / "splits" / f"{dataset.name}-{split_key(dataset, experiment.split)}.json"
+    if path.exists():
+        log.info("reusing split %s", path)
+        return path
+    log.info("building split of %s", dataset.name)
+    write_split(build_split(dataset, experiment.split), path)
+    return path
+
+
+@dataclass
+class PreparedRun:
+    spec: RunSpec
+    name: str
+    plugin: str
+    options: Any
+    recommender: Any
+
+
+def prepare_runs(runs: list[RunSpec], registry: Registry) -> list[PreparedRun]:
+    """Validate every run's options before any training starts; row names must be distinct."""
+    prepared, names = [], set()
+    for spec in runs:
+        reg = registry.get("recommenders", spec.recommender)
+        opts = build_options(reg.options, spec.options, f"recommender {spec.recommender!r}")
+        try:
+            recommender = reg.factory(opts)
+        except HarnessError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"recommender {spec.recommender!r} ({reg.plugin}) failed to initialise: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        name = spec.name or getattr(recommender, "row_name", None) or spec.default_name()
+        if name in names:
+            raise HarnessError(f"two runs are named {name!r}; give them distinct 'name' values")
+        names.add(name)
+        prepared.append(PreparedRun(spec, name, reg.plugin, opts, recommender))
+    if not prepared:
+        raise HarnessError("no recommender given; use --recommender NAME (see `harness plugins`)")
+    return prepared
+
+
+def _check_scores(scores: Any, shape: tuple[int, int], name: str, what: str) -> np.ndarray:
+    array = np.asarray(scores, dtype=np.float64)
+    if array.shape != shape:
+        raise PluginError(
+            f"recommender {name!r} returned {what} of shape {array.shape}, expected {shape}"
+        )
+    if not np.isfinite(array).all() and what == "candidate scores":
+        raise PluginError(f"recommender {name!r} returned NaN or infinite candidate scores")
+    return array
+
+
+def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, Any]:
+    """Fit and score one recommender; returns its result record and per-request arrays."""
+    test: list[Request] = split.test
+    rec = run.recommender
+    with PeakMemory() as memory:
+        with Stopwatch() as fit_time:
+            try:
+                rec.fit(split.train_data(), context)
+            except HarnessError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"recommender {run.name!r} failed during fit: {type(exc).__name__}: {exc}"
+                ) from exc
+        with Stopwatch() as score_time:
+            try:
+                raw = rec.score(test, context)
+            except HarnessError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"recommender {run.name!r} failed during scoring: {type(exc).__name__}: {exc}"
+                ) from exc
+        scores = _check_scores(
+            raw, (len(test), len(test[0].candidates)), run.name, "candidate scores"
+        )
+        full = None
+        if hasattr(rec, "score_catalog"):
+            try:
+                catalog_scores = rec.score_catalog(test, context)
+            except Exception as exc:
+                raise PluginError(
+                    f"recommender {run.name!r} failed during full ranking: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            if catalog_scores is not None:
+                catalog_scores = _check_scores(
+                    catalog_scores,
+                    (len(test), len(split.dataset.catalog)),
+                    run.name,
+                    "catalog scores",
+                )
+                full = full_ranking_metrics(
+                    catalog_scores, np.array([r.target for r in test]), [r.history for r in test]
+                )
+    positives = np.array([r.positive_index for r in test])
+    per_request = candidate_metrics(scores, positives)
+    costs = {
+        "fit_s": fit_time.seconds,
+        "score_s": score_time.seconds,
+        "score_s_per_1k": score_time.seconds * 1000 / len(test),
+        "peak_rss_mb": memory.peak_rss_mb,
+    }
+    if memory.peak_cuda:
+        costs["peak_cuda_mb"] = memory.peak_cuda / 2**20
+    costs.update(context.costs)
+    return {"scores": scores, "per_request": per_request, "full": full, "costs": costs}
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "harness": __version__}
+    for package in VERSIONED:
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "run"
+
+
+def evaluate(
+    experiment: Experiment,
+    out_dir: Path,
+    cache_dir: Path | None = None,
+    registry: Registry | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the experiment and write ``out_dir`` (results.json, split.json, scores/, leaderboard.md)."""
+    registry = registry or default_registry()
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    runs = prepare_runs(experiment.runs, registry)
+    dataset = load_dataset(
+        experiment.dataset, experiment.dataset_options, experiment.data_dir, registry
+    )
+    split_path = prepare_split(dataset, experiment, cache_dir)
+    split = read_split(split_path, dataset)
+    if not split.test:
+        raise HarnessError(f"dataset {dataset.name!r} gave no test requests")
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    try:
+        results = _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progress)
+        if out_dir.exists():
+            log.info("replacing %s", out_dir)
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return results
+
+
+def _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progress):
+    shutil.copyfile(split_path, tmp / "split.json")
+    (tmp / "scores").mkdir()
+    records, per_request = [], {}
+    for number, run in enumerate(runs, start=1):
+        log.info("[%d/%d] %s", number, len(runs), run.name)
+        run_dir = tmp / "runs" / _slug(run.name)
+        run_dir.mkdir(parents=True)
+        context = RunContext(
+            seed=experiment.split.seed,
+            device=experiment.device,
+            cache_dir=cache_dir,
+            run_dir=run_dir,
+            progress=progress,
+        )
+        outcome = run_one(run, split, context)
+        per_request[run.name] = outcome["per_request"]
+        seed = experiment.split.seed
+        metrics, cis = {}, {}
+        for key, values in outcome["per_request"].items():
+            mean, low, high = mean_with_ci(values, seed)
+            metrics[key], cis[key] = mean, [low, high]
+        scores_file = f"scores/{_slug(run.name)}.jsonl"
+        _write_scores(tmp / scores_file, dataset, split.test, outcome["scores"])
+        records.append(
+            {
+                "name": run.name,
+                "recommender": run.spec.recommender,
+                "plugin": run.plugin,
+                "options": options_dict(run.options),
+                "metrics": metrics,
+                "ci95": cis,
+                "full_ranking": (
+                    {k: float(v.mean()) for k, v in outcome["full"].items()}
+                    if outcome["full"]
+                    else None
+                ),
+                "costs": outcome["costs"],
+                "scores_file": scores_file,
+            }
+        )
+        if not any(run_dir.iterdir()):
+            run_dir.rmdir()
+    if (tmp / "runs").exists() and not any((tmp / "runs").iterdir()):
+        (tmp / "runs").rmdir()
+    results = {
+        "harness_version": __version__,
+        "dataset": {
+            "name": dataset.name,
+            "options": experiment.dataset_options,
+            "domain": dataset.domain,
+            "fingerprint": dataset.fingerprint(),
+            "items": len(dataset.catalog),
+            "sequences": len(dataset.sequences),
+            "interactions": dataset.n_interactions,
+        },
+        "split": {
+            "sha256": split.sha256,
+            "file": "split.json",
+            "params": {k: v for k, v in vars(split.config).items()},
+            "train_sequences": len(split.train),
+            "valid_requests": len(split.valid),
+            "test_requests": len(split.test),
+            "candidates_per_request": len(split.test[0].candidates),
+        },
+        "environment": _versions(),
+        "runs": records,
+        "paired_tests": _paired(records, per_request),
+    }
+    (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (tmp / "leaderboard.md").write_text(render_leaderboard(results))
+    return results
+
+
+def _paired(records: list[dict], per_request: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """Every row against the best row on NDCG@10 (paired over the same test requests)."""
+    if len(records) < 2:
+        return {}
+    best = max(records, key=lambda r: r["metrics"][PAIRED_METRIC])["name"]
+    rows = {
+        r["name"]: paired_test(
+            per_request[best][PAIRED_METRIC], per_request[r["name"]][PAIRED_METRIC]
+        )
+        for r in records
+        if r["name"] != best
+    }
+    return {"metric": PAIRED_METRIC, "reference": best, "rows": rows}
+
+
+def _write_scores(
+    path: Path, dataset: Dataset, requests: list[Request], scores: np.ndarray
+) -> None:
+    ids = dataset.catalog.ids
+    with path.open("w") as handle:
+        for request, row in zip(requests, scores):
+            handle.write(
+                json.dumps(
+                    {
+                        "id": request.sequence_id,
+                        "target": ids[request.target],
+                        "candidates": [ids[i] for i in request.candidates.tolist()],
+                        "scores": [float(x) for x in row],
+                    }
+                )
+                + "\n"
+            )

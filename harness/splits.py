@@ -1,0 +1,263 @@
+"""The evaluation split: built once from a seed, persisted with its sha256, read by all.
+
+Per-user datasets are split leave-one-out (last item test, the one before
+validation, earlier positions training). Session datasets assign whole
+sequences to test, validation and training. Each request gets the target plus
+``negatives`` items drawn uniformly from items absent from the whole sequence,
+in an order shuffled with the seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.data.model import Dataset
+from harness.errors import HarnessError
+from harness.recommender import Request, TrainData
+
+FORMAT = "harness-split/1"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Split parameters; all of them go into the persisted file and its hash."""
+
+    seed: int = 0
+    history: int = 25
+    negatives: int = 20
+    users: int | None = None  # evaluate a seeded sample of this many users / sequences
+    valid_size: int = 1000  # session datasets only
+    test_size: int = 1000  # session datasets only
+    train_size: int | None = None  # session datasets only; None keeps all the rest
+
+    def __post_init__(self) -> None:
+        if self.history < 1:
+            raise HarnessError("--history must be at least 1")
+        if self.negatives < 1:
+            raise HarnessError("--negatives must be at least 1")
+        if self.users is not None and self.users < 1:
+            raise HarnessError("--users must be at least 1")
+
+
+@dataclass
+class Split:
+    """A loaded split: training data, validation and test requests, and its identity."""
+
+    dataset: Dataset
+    config: SplitConfig
+    train_ids: list[str]
+    train: list[np.ndarray]
+    valid: list[Request]
+    test: list[Request]
+    sha256: str
+
+    def train_data(self) -> TrainData:
+        return TrainData(self.dataset, self.train_ids, self.train, self.valid, self.config.history)
+
+
+def build_split(dataset: Dataset, config: SplitConfig) -> Split:
+    """Build the split in memory (use :func:`write_split` / :func:`read_split` to persist it)."""
+    if dataset.kind == "users":
+        parts = _leave_one_out(dataset, config)
+    else:
+        parts = _by_sequence(dataset, config)
+    train_ids, train, valid, test = parts
+    body = _to_json(dataset, config, train_ids, train, valid, test)
+    return Split(dataset, config, train_ids, train, valid, test, _sha256(body))
+
+
+def _leave_one_out(dataset: Dataset, config: SplitConfig):
+    eligible = [i for i, seq in enumerate(dataset.sequences) if len(seq) >= 3]
+    if not eligible:
+        raise HarnessError(
+            f"dataset {dataset.name!r} has no user with the 3 interactions a leave-one-out "
+            "split needs (train, validation, test)"
+        )
+    evaluated = _sample(eligible, config.users, config.seed, "users")
+    negatives = np.random.default_rng([config.seed, 2])
+    valid, test = [], []
+    for i in evaluated:
+        seq, sid = dataset.sequences[i], dataset.sequence_ids[i]
+        valid.append(_request(dataset, sid, seq, len(seq) - 2, config, negatives))
+        test.append(_request(dataset, sid, seq, len(seq) - 1, config, negatives))
+    train_ids = [dataset.sequence_ids[i] for i in eligible]
+    train = [dataset.sequences[i][:-2] for i in eligible]
+    return train_ids, train, valid, test
+
+
+def _by_sequence(dataset: Dataset, config: SplitConfig):
+    eligible = [i for i, seq in enumerate(dataset.sequences) if len(seq) >= 2]
+    if not eligible:
+        raise HarnessError(
+            f"dataset {dataset.name!r} has no sequence with the 2 items a split needs "
+            "(a history and a target)"
+        )
+    order = np.random.default_rng([config.seed, 1]).permutation(len(eligible))
+    shuffled = [eligible[j] for j in order]
+    n_test = min(config.users or config.test_size, len(shuffled) // 3 or 1)
+    n_valid = min(config.users or config.valid_size, max(len(shuffled) - n_test, 0) // 2)
+    test_idx = sorted(shuffled[:n_test])
+    valid_idx = sorted(shuffled[n_test : n_test + n_valid])
+    rest = shuffled[n_test + n_valid :]
+    train_idx = sorted(rest if config.train_size is None else rest[: config.train_size])
+    if not train_idx:
+        raise HarnessError(f"dataset {dataset.name!r} is too small to leave training sequences")
+    negatives = np.random.default_rng([config.seed, 2])
+    valid = [
+        _request(
+            dataset,
+            dataset.sequence_ids[i],
+            dataset.sequences[i],
+            len(dataset.sequences[i]) - 1,
+            config,
+            negatives,
+        )
+        for i in valid_idx
+    ]
+    test = [
+        _request(
+            dataset,
+            dataset.sequence_ids[i],
+            dataset.sequences[i],
+            len(dataset.sequences[i]) - 1,
+            config,
+            negatives,
+        )
+        for i in test_idx
+    ]
+    return (
+        [dataset.sequence_ids[i] for i in train_idx],
+        [dataset.sequences[i] for i in train_idx],
+        valid,
+        test,
+    )
+
+
+def _sample(eligible: list[int], n: int | None, seed: int, what: str) -> list[int]:
+    if n is None or n >= len(eligible):
+        if n is not None and n > len(eligible):
+            log.warning("asked for %d %s, only %d are eligible: using all", n, what, len(eligible))
+        return eligible
+    chosen = np.random.default_rng([seed, 1]).choice(len(eligible), size=n, replace=False)
+    return [eligible[j] for j in sorted(chosen)]
+
+
+def _request(dataset, sid, seq, position, config, rng) -> Request:
+    target = int(seq[position])
+    excluded = set(seq.tolist())
+    n_items = len(dataset.catalog)
+    if n_items - len(excluded) < config.negatives:
+        raise HarnessError(
+            f"sequence {sid!r} leaves only {n_items - len(excluded)} items to sample "
+            f"{config.negatives} negatives from"
+        )
+    chosen: list[int] = []
+    taken = set(excluded)
+    while len(chosen) < config.negatives:
+        for item in rng.integers(0, n_items, size=2 * config.negatives).tolist():
+            if item not in taken:
+                taken.add(item)
+                chosen.append(item)
+                if len(chosen) == config.negatives:
+                    break
+    candidates = np.array([target, *chosen], dtype=np.int32)[rng.permutation(config.negatives + 1)]
+    history = np.asarray(seq[max(0, position - config.history) : position], dtype=np.int32)
+    return Request(sid, history, candidates, target)
+
+
+# --- persistence --------------------------------------------------------------------------
+
+
+def _request_json(dataset: Dataset, r: Request) -> dict:
+    ids = dataset.catalog.ids
+    return {
+        "id": r.sequence_id,
+        "history": [ids[i] for i in r.history.tolist()],
+        "candidates": [ids[i] for i in r.candidates.tolist()],
+        "target": ids[r.target],
+    }
+
+
+def _to_json(dataset, config, train_ids, train, valid, test) -> dict:
+    ids = dataset.catalog.ids
+    return {
+        "format": FORMAT,
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint(),
+        "kind": dataset.kind,
+        "params": asdict(config),
+        "train": [[sid, [ids[i] for i in seq.tolist()]] for sid, seq in zip(train_ids, train)],
+        "valid": [_request_json(dataset, r) for r in valid],
+        "test": [_request_json(dataset, r) for r in test],
+    }
+
+
+def _canonical(body: dict) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _sha256(body: dict) -> str:
+    return hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def split_key(dataset: Dataset, config: SplitConfig) -> str:
+    """Cache key of a split: the data it is built from and its parameters."""
+    text = json.dumps([dataset.name, dataset.fingerprint(), asdict(config)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def write_split(split: Split, path: Path) -> None:
+    """Write the split atomically; the file holds its own sha256."""
+    body = _to_json(
+        split.dataset, split.config, split.train_ids, split.train, split.valid, split.test
+    )
+    payload = _canonical({**body, "sha256": split.sha256})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".split-", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(payload)
+    os.replace(tmp, path)
+
+
+def read_split(path: Path, dataset: Dataset) -> Split:
+    """Read a split file, check its hash and that it belongs to ``dataset``."""
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"{path}: cannot read split file: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise HarnessError(f"{path}: not a {FORMAT} split file")
+    sha = data.pop("sha256", None)
+    if sha != _sha256(data):
+        raise HarnessError(f"{path}: split file is corrupt (sha256 mismatch)")
+    if data["dataset_fingerprint"] != dataset.fingerprint():
+        raise HarnessError(f"{path}: split was built from different data than {dataset.name!r}")
+    catalog = dataset.catalog
+
+    def items(ids: list[str]) -> np.ndarray:
+        return np.array([catalog.index(i) for i in ids], dtype=np.int32)
+
+    def request(r: dict) -> Request:
+        return Request(
+            r["id"], items(r["history"]), items(r["candidates"]), int(catalog.index(r["target"]))
+        )
+
+    config = SplitConfig(**data["params"])
+    return Split(
+        dataset,
+        config,
+        [sid for sid, _ in data["train"]],
+        [items(seq) for _, seq in data["train"]],
+        [request(r) for r in data["valid"]],
+        [request(r) for r in data["test"]],
+        sha,
+    )
