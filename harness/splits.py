@@ -37,7 +37,7 @@ class SplitConfig:
     users: int | None = None  # evaluate a seeded sample of this many users / sequences
     valid_size: int = 1000  # session datasets only
     test_size: int = 1000  # session datasets only
-    train_size: int | None = None  # session datasets only; None keeps all the rest
+    train_size: int | None = 10000  # session datasets only (the paper's 10k/1k/1k); None: all
 
     def __post_init__(self) -> None:
         if self.history < 1:
