@@ -1,0 +1,165 @@
+"""The plugin system with real pip-installed distributions and real entry points."""
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from harness import hookimpl
+from harness.errors import PluginError
+from harness.experiment import Experiment, RunSpec
+from harness.plugins import collect, get_plugin_manager
+from harness.runner import evaluate
+from harness.splits import SplitConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pip_install_target(source: Path, target: Path) -> None:
+    """Install a plugin distribution for real, into a folder put on PYTHONPATH."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def plugin_path(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("site")
+    pip_install_target(ROOT / "examples" / "harness-cooccurrence", target)
+    pip_install_target(ROOT / "tests" / "fixtures" / "broken_plugin", target)
+    return target
+
+
+def test_plugins_lists_builtins_and_the_installed_example(harness_cli, plugin_path):
+    result = harness_cli("plugins", env={"PYTHONPATH": str(plugin_path)})
+    assert result.returncode == 0, result.stderr
+    assert "harness_baselines.sanity  (built-in)" in result.stdout
+    assert "cooccurrence  (harness-cooccurrence 0.1.0)" in result.stdout
+    assert "recommender: cooccurrence" in result.stdout
+    without = harness_cli("plugins")
+    assert "cooccurrence" not in without.stdout
+
+
+def test_example_plugin_runs_in_evaluate(harness_cli, plugin_path, tmp_path):
+    out = tmp_path / "out"
+    result = harness_cli(
+        "evaluate",
+        "-r",
+        "popularity",
+        "-r",
+        "cooccurrence[window=3]",
+        "--users",
+        "150",
+        "--out",
+        str(out),
+        env={"PYTHONPATH": str(plugin_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cooccurrence[window=3]" in result.stdout
+    runs = {r["name"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
+    assert runs["cooccurrence[window=3]"]["plugin"] == "cooccurrence"
+    assert runs["cooccurrence[window=3]"]["options"] == {"window": 3, "recent": 10}
+
+
+def test_disable_env_blocks_a_plugin(harness_cli, plugin_path):
+    env = {"PYTHONPATH": str(plugin_path), "HARNESS_DISABLE_PLUGINS": "cooccurrence"}
+    assert "cooccurrence" not in harness_cli("plugins", env=env).stdout
+    result = harness_cli("evaluate", "-r", "cooccurrence", env=env)
+    assert result.returncode == 2
+    assert "unknown recommender 'cooccurrence'; available:" in result.stderr
+
+
+def test_a_plugin_that_raises_gives_one_line_and_no_output(harness_cli, plugin_path, tmp_path):
+    out = tmp_path / "out"
+    result = harness_cli(
+        "evaluate",
+        "-r",
+        "popularity",
+        "-r",
+        "exploding",
+        "--users",
+        "20",
+        "--out",
+        str(out),
+        env={"PYTHONPATH": str(plugin_path)},
+    )
+    assert result.returncode == 1
+    assert "Error: recommender 'exploding' failed during fit: RuntimeError: boom in fit" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.tmp-*"))
+
+
+def test_misspelled_hook_is_caught_at_load_time():
+    pm = get_plugin_manager()
+    typo = types.ModuleType("typo_plugin")
+
+    @hookimpl
+    def register_recomenders(register):  # noqa: ARG001 - misspelled on purpose
+        pass
+
+    typo.register_recomenders = register_recomenders
+    pm.register(typo, name="typo_plugin")
+    with pytest.raises(Exception, match="unknown hook 'register_recomenders'"):
+        pm.check_pending()
+
+
+def test_duplicate_names_from_two_plugins_are_rejected():
+    pm = get_plugin_manager()
+    dup = types.ModuleType("dup_plugin")
+
+    @hookimpl
+    def register_recommenders(register):
+        register("popularity", lambda options: None)
+
+    dup.register_recommenders = register_recommenders
+    pm.register(dup, name="dup_plugin")
+    with pytest.raises(
+        PluginError, match="registered twice: by harness_baselines.sanity and by dup_plugin"
+    ):
+        collect(pm)
+
+
+def test_registering_a_fake_plugin_in_process(ml100k, tmp_path, session_cache):
+    """Tests may register plugins on a fresh manager, as llm and pytest do."""
+    from harness_baselines.sanity import PopularityRecommender
+
+    class Reverse(PopularityRecommender):
+        def score(self, requests, context):
+            return -super().score(requests, context)
+
+    extra = types.ModuleType("reverse_plugin")
+
+    @hookimpl
+    def register_recommenders(register):
+        register("anti-popularity", lambda options: Reverse())
+
+    extra.register_recommenders = register_recommenders
+    pm = get_plugin_manager()
+    pm.register(extra, name="reverse_plugin")
+    experiment = Experiment(
+        split=SplitConfig(users=100),
+        runs=[RunSpec("popularity"), RunSpec("anti-popularity")],
+    )
+    results = evaluate(
+        experiment, tmp_path / "o", cache_dir=session_cache, registry=collect(pm), progress=False
+    )
+    metrics = {r["name"]: r["metrics"]["ndcg@10"] for r in results["runs"]}
+    assert metrics["anti-popularity"] < metrics["popularity"]
