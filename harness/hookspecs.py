@@ -34,8 +34,9 @@ def register_summarizers(register):
 
     Call ``register(name, factory, options=OptionsDataclass, description=...)``.
     ``factory(options)`` returns an object with
-    ``summarize(histories: list[list[str]], context) -> list[str]``: one
-    preference summary per history of item-text lines, oldest first.
+    ``summarize(histories: list[list[str]], context, domain: str) -> list[str]``:
+    one preference summary per history of item-text lines, oldest first;
+    ``domain`` is the dataset's ("movies", "news", "products").
     """
 
 
