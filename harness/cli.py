@@ -144,6 +144,49 @@ def datasets(ctx: click.Context) -> None:
             click.echo(f"{reg.name}: {reg.description}  [{reg.plugin}]")
 
 
+@datasets.command("show")
+@click.argument("spec", metavar="NAME")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder with the dataset's files (MIND, Amazon-M2, ...).",
+)
+@click.option(
+    "-o",
+    "--dataset-option",
+    "dataset_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Dataset option, repeatable (or give NAME[key=value,...]).",
+)
+@click.option(
+    "--tokenizer",
+    type=click.Choice(["model", "words"]),
+    default="model",
+    show_default=True,
+    help="Count item tokens with the embedded LLM's tokenizer, or whitespace words.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
+def show(spec: str, data_dir: Path | None, dataset_options, tokenizer: str, as_json: bool) -> None:
+    """Print a dataset card: sequences, items, interactions, history lengths, tokens per item."""
+    import json
+
+    from harness.data.card import dataset_card, render_card, token_counter
+    from harness.runner import load_dataset
+
+    name, options = parse_spec(spec)
+    for pair in dataset_options:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--dataset-option {pair!r}: expected KEY=VALUE")
+        options[key.strip()] = value.strip()
+    dataset = load_dataset(name, options, data_dir, default_registry())
+    count_tokens, label = token_counter(tokenizer)
+    card = dataset_card(dataset, count_tokens, tokenizer=label)
+    click.echo(json.dumps(card, indent=2) if as_json else render_card(card))
+
+
 @cli.command()
 @click.argument("results_json", type=click.Path(exists=True, path_type=Path))
 @click.option(

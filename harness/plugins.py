@@ -26,6 +26,8 @@ DISABLE_ENV = "HARNESS_DISABLE_PLUGINS"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness.data.embedded",
     "harness_baselines.sanity",
+    "harness.data.mind",
+    "harness.data.amazon_m2",
 )
 
 KINDS = ("datasets", "summarizers", "recommenders")
