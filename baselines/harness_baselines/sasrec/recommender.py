@@ -1,0 +1,93 @@
+"""The ``sasrec`` recommender: fit on the split's training sequences, score like everyone else."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from harness.errors import HarnessError
+from harness.recommender import Recommender, Request, RunContext, TrainData
+from harness_baselines.sasrec.config import SASRecOptions
+from harness_baselines.sasrec.inference import Scorer
+from harness_baselines.sasrec.model import SASRec
+from harness_baselines.sasrec.runtime import cpu_threads, resolve_device, seeded
+from harness_baselines.sasrec.train import History, train
+
+log = logging.getLogger(__name__)
+
+
+class SASRecRecommender(Recommender):
+    """SASRec (Kang & McAuley 2018), Pre-LN, CE or BCE loss; also scores the whole catalog.
+
+    Items never seen in training ("cold") get :meth:`Scorer.cold_score`, a
+    constant below every trained item's score, and are skipped when they occur
+    in a history (see ``harness_baselines.sasrec.inference``).
+    """
+
+    def __init__(self, options: SASRecOptions | None = None):
+        self.options = options or SASRecOptions()
+        self.scorer: Scorer | None = None
+        self.history: History | None = None
+
+    def fit(self, data: TrainData, context: RunContext) -> None:
+        opts = self.options
+        if opts.max_length < data.history_length:
+            raise HarnessError(
+                f"sasrec: max_length={opts.max_length} is below the history length "
+                f"H={data.history_length}; raise max_length"
+            )
+        device = resolve_device(opts.device or context.device)
+        known = np.zeros(data.n_items, dtype=bool)
+        if data.train:
+            known[np.concatenate(data.train)] = True
+        with seeded(context.seed, device), cpu_threads(opts.threads):
+            model = SASRec(
+                data.n_items, opts.hidden, opts.blocks, opts.heads, opts.dropout, opts.max_length
+            ).to(device)
+            scorer = Scorer(model, known, device, opts.score_batch_size)
+            try:
+                history = train(model, data.train, data.valid, scorer, opts, context)
+            except (ValueError, FloatingPointError) as exc:
+                raise HarnessError(f"sasrec: {exc}") from None
+        model.eval()
+        self.scorer, self.history = scorer, history
+        log.info(
+            "sasrec: %d epochs on %s (%.1f s/epoch), best validation ndcg@10 %s at epoch %d",
+            history.epochs,
+            device,
+            history.seconds_per_epoch,
+            "n/a" if history.best_metric is None else f"{history.best_metric:.4f}",
+            history.best_epoch,
+        )
+        context.record_cost("epochs", history.epochs)
+        context.record_cost("best_epoch", history.best_epoch)
+        context.record_cost("s_per_epoch", history.seconds_per_epoch)
+        if context.run_dir is not None:
+            torch.save(model.state_dict(), context.run_dir / "model.pt")
+            summary = {"options": asdict(opts), "device": str(device), **asdict(history)}
+            (context.run_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    def _fitted(self) -> Scorer:
+        if self.scorer is None:
+            raise HarnessError("sasrec: score() called before fit()")
+        return self.scorer
+
+    def score(self, requests: Sequence[Request], context: RunContext) -> np.ndarray:
+        """Scores of each request's candidates from its history (cold items: the cold score)."""
+        if not requests:
+            return np.zeros((0, 0))
+        with cpu_threads(self.options.threads):
+            return self._fitted().candidates(requests)
+
+    def score_catalog(self, requests: Sequence[Request], context: RunContext) -> np.ndarray:
+        """Scores of every catalog item per request, for the full-ranking table."""
+        scorer = self._fitted()
+        if not requests:
+            return np.zeros((0, scorer.model.n_items), dtype=np.float32)
+        with cpu_threads(self.options.threads):
+            return scorer.catalog(requests)
