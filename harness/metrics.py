@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 CUTOFFS = (3, 5, 10)
 FULL_CUTOFFS = (10, 20)
@@ -70,6 +69,8 @@ def mean_with_ci(
     values: np.ndarray, seed: int, level: float = 0.95, resamples: int = 1000
 ) -> tuple[float, float, float]:
     """Mean and a seeded percentile-bootstrap confidence interval."""
+    from scipy import stats  # heavy import, only needed when reporting
+
     values = np.asarray(values, dtype=np.float64)
     mean = float(values.mean())
     if len(values) < 2 or np.ptp(values) == 0:
@@ -87,6 +88,8 @@ def mean_with_ci(
 
 def paired_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     """Paired t-test and Wilcoxon signed-rank test of per-request values of two recommenders."""
+    from scipy import stats
+
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     diff = a - b
     if len(diff) < 2 or np.all(diff == 0):

@@ -1,0 +1,58 @@
+"""The shared LLM runtime: loading, yes/no candidate scoring, batched generation.
+
+Every LLM recommender and summarizer goes through this package, so model
+loading is memoized per process and the hot paths (shared-prefix scoring,
+batched generation) are written once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+# Names are imported on first use: plugins import option classes from this
+# package at registration time, and `harness plugins` must not pay for torch.
+_EXPORTS = {
+    "EMBEDDED_MODEL": "harness.llm.embedded",
+    "generate": "harness.llm.generation",
+    "LoadedModel": "harness.llm.loading",
+    "clear_loaded_models": "harness.llm.loading",
+    "load_model": "harness.llm.loading",
+    "load_tokenizer": "harness.llm.loading",
+    "ScoringRequest": "harness.llm.scoring",
+    "score_yes_no": "harness.llm.scoring",
+    "AnswerTokenError": "harness.llm.tokens",
+    "answer_token_ids": "harness.llm.tokens",
+    "chat_prompt": "harness.llm.tokens",
+    "count_tokens": "harness.llm.tokens",
+}
+
+__all__ = [
+    "EMBEDDED_MODEL",
+    "AnswerTokenError",
+    "LoadedModel",
+    "ScoringRequest",
+    "answer_token_ids",
+    "chat_prompt",
+    "clear_loaded_models",
+    "count_tokens",
+    "generate",
+    "load_model",
+    "load_tokenizer",
+    "score_yes_no",
+]
+
+if TYPE_CHECKING:
+    from harness.llm.embedded import EMBEDDED_MODEL
+    from harness.llm.generation import generate
+    from harness.llm.loading import LoadedModel, clear_loaded_models, load_model, load_tokenizer
+    from harness.llm.scoring import ScoringRequest, score_yes_no
+    from harness.llm.tokens import AnswerTokenError, answer_token_ids, chat_prompt, count_tokens
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'harness.llm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

