@@ -65,6 +65,7 @@ def cli(quiet: bool) -> None:
     help="Cache for splits, models, summaries (default $HARNESS_CACHE or ~/.cache/harness).",
 )
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:1, ... (default auto).")
+@click.option("--plot", is_flag=True, help="Also write budget.png (quality vs prompt tokens).")
 def evaluate(
     experiment_file,
     dataset_spec,
@@ -77,6 +78,7 @@ def evaluate(
     out,
     cache_dir,
     device,
+    plot,
 ):
     """Fit and score recommenders on one split and print the leaderboard.
 
@@ -105,7 +107,7 @@ def evaluate(
     if changed:
         experiment.split = SplitConfig(**{**vars(experiment.split), **changed})
     out = out or Path("runs") / experiment.dataset
-    results = run_evaluation(experiment, out, cache_dir=cache_dir)
+    results = run_evaluation(experiment, out, cache_dir=cache_dir, plot=plot)
     click.echo((out / "leaderboard.md").read_text())
     click.echo(
         f"results: {out / 'results.json'}  split sha256: {results['split']['sha256']}", err=True
@@ -195,14 +197,175 @@ def show(spec: str, data_dir: Path | None, dataset_options, tokenizer: str, as_j
     default=None,
     help="Also write the Markdown to this file.",
 )
-def leaderboard(results_json: Path, out: Path | None) -> None:
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write a PNG of quality against prompt tokens here.",
+)
+def leaderboard(results_json: Path, out: Path | None, plot_path: Path | None) -> None:
     """Render the leaderboard tables of a results.json file."""
-    from harness.leaderboard import render_file
+    import json
 
-    text = render_file(results_json)
+    from harness.leaderboard import plot_budget, render_leaderboard
+
+    results = json.loads(results_json.read_text())
+    text = render_leaderboard(results)
     if out:
         out.write_text(text)
+    if plot_path and not plot_budget(results, plot_path):
+        raise click.UsageError("no row reports prompt tokens: nothing to plot")
     click.echo(text)
+
+
+def split_options(func):
+    """The dataset and split options shared by summarize and export."""
+    for decorator in reversed(
+        [
+            click.option(
+                "--dataset",
+                "dataset_spec",
+                default="ml-100k",
+                show_default=True,
+                help="Dataset NAME or NAME[key=value,...].",
+            ),
+            click.option(
+                "--data-dir",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Folder with the dataset's files.",
+            ),
+            click.option("--users", type=int, default=None, help="A seeded sample of N users."),
+            click.option("--seed", type=int, default=0, show_default=True, help="Split seed."),
+            click.option("--history", type=int, default=25, show_default=True, help="History H."),
+            click.option(
+                "--cache-dir",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Cache folder (default $HARNESS_CACHE or ~/.cache/harness).",
+            ),
+            click.option(
+                "--device", default="auto", show_default=True, help="auto, cpu, cuda, ..."
+            ),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+def load_split(dataset_spec, data_dir, users, seed, history, cache_dir):
+    """The same persisted split `harness evaluate` would use for these settings."""
+    from harness.runner import default_cache_dir, load_dataset, prepare_split
+    from harness.splits import read_split
+
+    name, options = parse_spec(dataset_spec)
+    experiment = Experiment(
+        dataset=name,
+        dataset_options=options,
+        data_dir=data_dir,
+        split=SplitConfig(seed=seed, users=users, history=history),
+    )
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    dataset = load_dataset(name, options, data_dir, default_registry())
+    split = read_split(prepare_split(dataset, experiment, cache_dir), dataset)
+    return split, cache_dir
+
+
+def llm_recommender(spec: str):
+    """Instantiate an LLM recommender from a spec, for its prompts."""
+    from harness.experiment import RunSpec
+    from harness.runner import prepare_runs
+
+    run = prepare_runs([RunSpec.from_spec(spec)], default_registry())[0]
+    if not hasattr(run.recommender, "scoring_requests"):
+        raise click.UsageError(f"{spec!r} is not an LLM recommender with prompts")
+    return run.recommender
+
+
+@cli.command()
+@split_options
+@click.option(
+    "--recommender",
+    "spec",
+    default="llm-trsr[summarizer=hierarchical]",
+    show_default=True,
+    help="The LLM-TRSR run whose summaries to precompute.",
+)
+def summarize(dataset_spec, data_dir, users, seed, history, cache_dir, device, spec):
+    """Precompute the preference summaries an LLM-TRSR run needs (cached by content).
+
+    Covers its training pairs, validation sample and test requests, so a later
+    `harness evaluate` with the same settings generates nothing.
+    """
+    import time
+
+    from harness.recommender import RunContext
+
+    split, cache_dir = load_split(dataset_spec, data_dir, users, seed, history, cache_dir)
+    recommender = llm_recommender(spec)
+    if not hasattr(recommender, "summaries"):
+        raise click.UsageError(f"{spec!r} does not use a summarizer")
+    context = RunContext(seed=seed, device=device, cache_dir=cache_dir)
+    data = split.train_data()
+    train_histories, _, _ = recommender.training_pairs(data, seed)
+    valid = recommender._valid_sample(data.valid, seed)
+    histories = train_histories + [r.history for r in valid] + [r.history for r in split.test]
+    start = time.perf_counter()
+    summaries = recommender.summaries(histories, split.dataset, context)
+    seconds = time.perf_counter() - start
+    generator = recommender.summarizer().generator(context)
+    from harness.llm import count_tokens
+
+    new_tokens = sum(count_tokens(recommender.summarizer().lm, generator.new_texts))
+    click.echo(
+        f"{len(summaries)} summaries ({len(train_histories)} train, {len(valid)} valid, "
+        f"{len(split.test)} test) in {seconds:.1f} s; {generator.generated} generations run, "
+        f"{new_tokens} tokens generated"
+        + (f" ({new_tokens / seconds:.1f} tokens/s)" if new_tokens else ", all from cache")
+    )
+
+
+@cli.group()
+def export() -> None:
+    """Export the split's requests for other tools."""
+
+
+@export.command("lm-eval")
+@split_options
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Task folder.")
+@click.option(
+    "--recommender",
+    "spec",
+    default="truncated-llm[zero_shot=true]",
+    show_default=True,
+    help="The LLM recommender whose prompts to export.",
+)
+@click.option("--task", "task_name", default=None, help="Task name (default harness_DATASET).")
+def export_lm_eval(
+    dataset_spec, data_dir, users, seed, history, cache_dir, device, out, spec, task_name
+):
+    """Write the test requests as an lm-evaluation-harness task (multiple choice no/yes,
+    grouped ranking metrics), so any lm-eval backend scores exactly our candidate lists."""
+    from harness.llm.lm_eval_export import write_lm_eval_task
+    from harness.recommender import RunContext
+
+    split, cache_dir = load_split(dataset_spec, data_dir, users, seed, history, cache_dir)
+    recommender = llm_recommender(spec)
+    context = RunContext(seed=seed, device=device, cache_dir=cache_dir)
+    recommender._load(context)
+    test = split.test
+    requests = recommender.scoring_requests(
+        [r.history for r in test], [r.candidates for r in test], split.dataset, context
+    )
+    triples = [(r.sequence_id, q, r.positive_index) for r, q in zip(test, requests)]
+    name = task_name or "harness_" + split.dataset.name.replace("-", "_")
+    write_lm_eval_task(triples, out, name, yes=recommender.yes, no=recommender.no)
+    click.echo(
+        f"wrote task {name!r} ({len(triples)} requests) to {out}; run it with\n"
+        f"  lm_eval --model hf --model_args pretrained=PATH --include_path {out} "
+        f"--tasks {name}"
+    )
 
 
 def main() -> None:

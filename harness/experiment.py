@@ -11,6 +11,9 @@ recommender = "popularity"
 name = "sasrec (bce)"
 recommender = "sasrec"
 options = { loss = "bce", epochs = 50 }
+[[runs]]
+recommender = "truncated-llm"
+sweep = { max_prompt_tokens = [128, 256, 512] }   # one run per value
 ```
 """
 
@@ -63,7 +66,29 @@ class Experiment:
 
 
 _TOP_KEYS = {"dataset", "dataset_options", "data_dir", "split", "runs", "device"}
-_RUN_KEYS = {"recommender", "options", "name"}
+_RUN_KEYS = {"recommender", "options", "name", "sweep"}
+
+
+def _expand_sweep(path: Path, number: int, run: dict) -> list[RunSpec]:
+    """``sweep = { max_prompt_tokens = [128, 256] }`` makes one run per value (one key)."""
+    options = dict(run.get("options", {}))
+    sweep = run.get("sweep")
+    if not sweep:
+        return [RunSpec(run["recommender"], options, run.get("name"))]
+    if not isinstance(sweep, dict) or len(sweep) != 1:
+        raise HarnessError(f"{path}: [[runs]] entry {number}: sweep takes exactly one key")
+    ((key, values),) = sweep.items()
+    if not isinstance(values, list) or not values:
+        raise HarnessError(f"{path}: [[runs]] entry {number}: sweep.{key} must be a list")
+    base = run.get("name")
+    return [
+        RunSpec(
+            run["recommender"],
+            {**options, key: value},
+            f"{base} ({key}={value})" if base else None,
+        )
+        for value in values
+    ]
 
 
 def load_experiment(path: Path) -> Experiment:
@@ -97,7 +122,7 @@ def load_experiment(path: Path) -> Experiment:
             raise HarnessError(
                 f"{path}: [[runs]] entry {number} has unknown key(s) {', '.join(sorted(extra))}"
             )
-        runs.append(RunSpec(run["recommender"], dict(run.get("options", {})), run.get("name")))
+        runs.extend(_expand_sweep(path, number, run))
     if not runs:
         raise HarnessError(f"{path}: no [[runs]] entries")
     data_dir = data.get("data_dir")

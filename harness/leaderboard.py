@@ -75,7 +75,74 @@ def render_leaderboard(results: dict[str, Any]) -> str:
                 disable_numparse=True,
             ),
         ]
+    lines += budget_table(runs)
     return "\n".join(lines) + "\n"
+
+
+def budget_table(runs: list[dict[str, Any]]) -> list[str]:
+    """Quality against prompt budget, for the rows that send prompts to an LLM."""
+    llm_runs = [r for r in runs if r["costs"].get("prompt_tokens_per_request")]
+    if len(llm_runs) < 2:
+        return []
+    llm_runs = sorted(llm_runs, key=lambda r: r["costs"]["prompt_tokens_per_request"])
+    rows = [
+        [
+            r["name"],
+            r["options"].get("max_prompt_tokens") or "–",
+            f"{r['costs']['prompt_tokens_per_request']:.0f}",
+            f"{r['metrics']['recall@3']:.4f}",
+            f"{r['metrics']['mrr@3']:.4f}",
+            f"{r['metrics']['ndcg@10']:.4f}",
+        ]
+        for r in llm_runs
+    ]
+    return [
+        "",
+        "### Quality against prompt budget (LLM rows, by prompt tokens per request)",
+        "",
+        tabulate(
+            rows,
+            headers=[
+                "Recommender",
+                "max_prompt_tokens",
+                "prompt tok/req",
+                "Recall@3",
+                "MRR@3",
+                "NDCG@10",
+            ],
+            tablefmt="github",
+            disable_numparse=True,
+        ),
+    ]
+
+
+def plot_budget(results: dict[str, Any], path: Path) -> bool:
+    """NDCG@10 against prompt tokens per request, one line per recommender; False if no LLM rows."""
+    runs = [r for r in results["runs"] if r["costs"].get("prompt_tokens_per_request")]
+    if not runs:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for recommender in sorted({r["recommender"] for r in runs}):
+        points = sorted(
+            (r["costs"]["prompt_tokens_per_request"], r["metrics"]["ndcg@10"])
+            for r in runs
+            if r["recommender"] == recommender
+        )
+        axis.plot(*zip(*points), marker="o", label=recommender)
+    axis.set_xlabel("prompt tokens per request")
+    axis.set_ylabel("NDCG@10 (1 positive + sampled negatives)")
+    axis.set_title(f"{results['dataset']['name']}: quality against prompt budget")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return True
 
 
 def render_file(path: Path) -> str:

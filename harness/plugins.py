@@ -26,8 +26,11 @@ DISABLE_ENV = "HARNESS_DISABLE_PLUGINS"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness.data.embedded",
     "harness_baselines.sanity",
+    "harness_baselines.sasrec",
     "harness.data.mind",
     "harness.data.amazon_m2",
+    "harness_baselines.truncated_llm",
+    "llm_trsr.plugin",
 )
 
 KINDS = ("datasets", "summarizers", "recommenders")

@@ -24,7 +24,7 @@ from harness.costs import PeakMemory, Stopwatch
 from harness.data.model import Dataset
 from harness.errors import HarnessError, PluginError
 from harness.experiment import Experiment, RunSpec
-from harness.leaderboard import render_leaderboard
+from harness.leaderboard import plot_budget, render_leaderboard
 from harness.metrics import candidate_metrics, full_ranking_metrics, mean_with_ci, paired_test
 from harness.options import build_options, options_dict
 from harness.plugins import Registry, default_registry
@@ -195,6 +195,7 @@ def evaluate(
     cache_dir: Path | None = None,
     registry: Registry | None = None,
     progress: bool = True,
+    plot: bool = False,
 ) -> dict[str, Any]:
     """Run the experiment and write ``out_dir`` (results.json, split.json, scores/, leaderboard.md)."""
     registry = registry or default_registry()
@@ -213,6 +214,8 @@ def evaluate(
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
     try:
         results = _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progress)
+        if plot and not plot_budget(results, tmp / "budget.png"):
+            log.warning("--plot: no row reports prompt tokens, no budget.png written")
         if out_dir.exists():
             log.info("replacing %s", out_dir)
             shutil.rmtree(out_dir)

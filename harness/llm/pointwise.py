@@ -1,0 +1,255 @@
+"""The shared LLM recommender: a prompt per (history, candidate), LoRA SFT on yes/no
+answers, and P(yes) from the shared-prefix scorer.
+
+LLM-TRSR and the truncated-prompt baseline differ only in the sections of the
+prompt before the candidate (:meth:`PromptedYesNoRecommender.sections`); the
+training pairs, fine-tuning, checkpoint selection and scoring are this one
+class, so the comparison between them is about the prompt and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from harness.data.model import Dataset
+from harness.metrics import candidate_metrics
+from harness.recommender import Recommender, Request, RunContext, TrainData
+
+log = logging.getLogger(__name__)
+
+_CANDIDATE = "\x00CANDIDATE\x00"
+
+INSTRUCTIONS = {
+    "movies": "Predict whether the user will watch the candidate movie, "
+    "given the movies the user watched. Answer yes or no.",
+    "news": "Predict whether the user will click the candidate news article, "
+    "given the news the user clicked. Answer yes or no.",
+    "products": "Predict whether the user will view the candidate product next, "
+    "given the products the user viewed in this session. Answer yes or no.",
+}
+
+
+@dataclass(frozen=True)
+class LLMOptions:
+    """Options shared by every LLM recommender (the paper's SFT defaults)."""
+
+    model: str | None = field(
+        default=None, metadata={"help": "HF model id or folder (default: the embedded SmolLM2)"}
+    )
+    zero_shot: bool = field(default=False, metadata={"help": "no fine-tuning: score as is"})
+    recent_items: int = field(default=5, metadata={"help": "last R history items in the prompt"})
+    epochs: int = field(default=1, metadata={"help": "LoRA SFT epochs"})
+    lr: float = field(default=1e-4, metadata={"help": "learning rate"})
+    batch_size: int = field(default=8, metadata={"help": "training batch size per device"})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    loss_on: Literal["answer", "full"] = field(
+        default="answer", metadata={"help": "loss on the answer token, or the whole text"}
+    )
+    train_sequences: int | None = field(
+        default=256, metadata={"help": "seeded sample of training sequences (None: all)"}
+    )
+    valid_requests: int | None = field(
+        default=100, metadata={"help": "validation requests for checkpoint selection (None: all)"}
+    )
+    users_per_batch: int = field(default=8, metadata={"help": "users per scoring batch"})
+    adapter: str | None = field(
+        default=None, metadata={"help": "load this saved adapter folder instead of training"}
+    )
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "grad_accum", "lora_r", "users_per_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.recent_items < 0:
+            raise ValueError("recent_items must be at least 0")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError("lora_dropout must be in [0, 1)")
+
+
+def numbered(lines: Sequence[str]) -> str:
+    """Item lines as a numbered list, oldest first: how every prompt shows items."""
+    return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, start=1))
+
+
+class PromptedYesNoRecommender(Recommender):
+    """Base class: subclasses say what goes before ``[Candidate Item]``."""
+
+    options: LLMOptions
+    yes, no = "yes", "no"  # the answers after the chat template's assistant header
+
+    def __init__(self, options: LLMOptions):
+        self.options = options
+        self.lm = None
+        self.model = None  # the LoRA-adapted model after fit; None scores the base model
+        self.history: list[dict] = []
+        self.dataset: Dataset | None = None
+
+    # --- what subclasses provide ---------------------------------------------------------
+
+    def sections(
+        self,
+        histories: Sequence[np.ndarray],
+        candidates: Sequence[Sequence[int]],
+        dataset: Dataset,
+        context: RunContext,
+    ) -> list[list[tuple[str, str]]]:
+        """Per history, the titled prompt sections before the candidate.
+
+        ``candidates`` are passed so that a prompt budget can account for the
+        longest candidate text.
+        """
+        raise TypeError("subclasses define sections()")
+
+    # --- prompts --------------------------------------------------------------------------
+
+    def prefix_and_suffix(self, sections: list[tuple[str, str]], domain: str) -> tuple[str, str]:
+        """Render the chat prompt once, split where the candidate's text goes."""
+        from harness.llm import chat_prompt
+
+        body = [INSTRUCTIONS.get(domain, INSTRUCTIONS["movies"])]
+        body += [f"[{title}]\n{text}" for title, text in sections]
+        body.append(f"[Candidate Item]\n{_CANDIDATE}")
+        rendered = chat_prompt(self.lm.tokenizer, "\n".join(body))
+        prefix, suffix = rendered.split(_CANDIDATE)
+        return prefix, suffix
+
+    def scoring_requests(
+        self,
+        histories: Sequence[np.ndarray],
+        candidates: Sequence[Sequence[int]],
+        dataset: Dataset,
+        context: RunContext,
+    ):
+        from harness.llm import ScoringRequest
+
+        catalog = dataset.catalog
+        out = []
+        sections = self.sections(histories, candidates, dataset, context)
+        for parts, cands in zip(sections, candidates):
+            prefix, suffix = self.prefix_and_suffix(parts, dataset.domain)
+            out.append(ScoringRequest(prefix, tuple(catalog.text(c) + suffix for c in cands)))
+        return out
+
+    # --- training and scoring -------------------------------------------------------------
+
+    def _load(self, context: RunContext) -> None:
+        from harness.llm import load_model
+
+        if self.lm is None:
+            self.lm = load_model(
+                self.options.model, device=context.device, cache_dir=context.cache_dir
+            )
+
+    def fit(self, data: TrainData, context: RunContext) -> None:
+        self._load(context)
+        self.dataset = data.dataset
+        if self.options.adapter:
+            self._load_adapter(self.options.adapter)
+            return
+        if self.options.zero_shot:
+            return
+        from harness.llm import answer_token_ids
+        from harness.llm.sft import SFTSettings, train_lora
+
+        histories, candidates, answers = self.training_pairs(data, context.seed)
+        requests = self.scoring_requests(histories, candidates, data.dataset, context)
+        prompts = [r.prefix + c for r in requests for c in r.continuations]
+        yes_id, no_id = answer_token_ids(self.lm.tokenizer, self.yes, self.no)
+        answer_ids = [yes_id if a else no_id for a in answers]
+        valid = self._valid_sample(data.valid, context.seed)
+        valid_requests = self.scoring_requests(
+            [r.history for r in valid], [r.candidates for r in valid], data.dataset, context
+        )
+        positives = np.array([r.positive_index for r in valid])
+
+        def validate(model) -> float:
+            scores = np.stack(self._score(valid_requests, model, progress=False))
+            return float(candidate_metrics(scores, positives)["recall@3"].mean())
+
+        settings = SFTSettings(
+            epochs=self.options.epochs,
+            lr=self.options.lr,
+            batch_size=self.options.batch_size,
+            grad_accum=self.options.grad_accum,
+            lora_r=self.options.lora_r,
+            lora_alpha=self.options.lora_alpha,
+            lora_dropout=self.options.lora_dropout,
+            loss_on=self.options.loss_on,
+            seed=context.seed,
+        )
+        run_dir = context.run_dir or context.cache_dir / "runs"
+        self.model, self.history = train_lora(
+            self.lm,
+            prompts,
+            answer_ids,
+            settings,
+            run_dir,
+            validate=validate if valid_requests else None,
+            progress=context.progress,
+        )
+        context.record_cost("train_examples", len(prompts))
+
+    def _load_adapter(self, folder: str) -> None:
+        from peft import PeftModel
+
+        from harness.llm.sft import fresh_model
+
+        self.model = PeftModel.from_pretrained(fresh_model(self.lm), folder).eval()
+
+    def training_pairs(self, data: TrainData, seed: int):
+        """1 positive : 1 sampled negative per training sequence, as in the paper."""
+        rng = np.random.default_rng([seed, 3])
+        usable = [s for s in data.train if len(s) >= 2]
+        if self.options.train_sequences is not None and len(usable) > self.options.train_sequences:
+            chosen = rng.choice(len(usable), self.options.train_sequences, replace=False)
+            usable = [usable[i] for i in sorted(chosen)]
+        histories, candidates, answers = [], [], []
+        for seq in usable:
+            history = seq[:-1][-data.history_length :]
+            seen = set(seq.tolist())
+            negative = int(rng.integers(data.n_items))
+            while negative in seen:
+                negative = int(rng.integers(data.n_items))
+            histories.append(history)
+            candidates.append([int(seq[-1]), negative])
+            answers += [True, False]
+        return histories, candidates, answers
+
+    def _valid_sample(self, valid: list[Request], seed: int) -> list[Request]:
+        limit = self.options.valid_requests
+        if limit is None or len(valid) <= limit:
+            return valid
+        chosen = np.random.default_rng([seed, 4]).choice(len(valid), limit, replace=False)
+        return [valid[i] for i in sorted(chosen)]
+
+    def _score(self, requests, model, progress: bool) -> list[np.ndarray]:
+        from harness.llm import score_yes_no
+
+        return score_yes_no(
+            self.lm,
+            requests,
+            yes=self.yes,
+            no=self.no,
+            model=model,
+            users_per_batch=self.options.users_per_batch,
+            progress=progress,
+        )
+
+    def score(self, requests: Sequence[Request], context: RunContext) -> np.ndarray:
+        from harness.llm import count_tokens
+
+        scoring = self.scoring_requests(
+            [r.history for r in requests], [r.candidates for r in requests], self.dataset, context
+        )
+        # one "request" to the LLM is one (history, candidate) prompt
+        lengths = count_tokens(self.lm, [s.prefix + c for s in scoring for c in s.continuations])
+        context.record_cost("prompt_tokens_per_request", float(np.mean(lengths)))
+        return np.stack(self._score(scoring, self.model, context.progress))

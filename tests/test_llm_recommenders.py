@@ -1,0 +1,166 @@
+"""LLM-TRSR and the truncated-prompt baseline on the real embedded model (tiny settings)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from harness.errors import HarnessError
+from harness.llm.pointwise import numbered
+from harness.recommender import RunContext
+from harness.splits import SplitConfig, build_split
+from harness_baselines.truncated_llm import TruncatedLLM, TruncatedOptions, keep_newest_within
+from llm_trsr.recommender import LLMTRSR, TRSROptions
+
+pytestmark = pytest.mark.slow
+
+
+def test_keep_newest_within_hand_cases():
+    sizes = [50, 60, 70, 80]  # prompt tokens with 0..3 newest items
+
+    assert keep_newest_within(3, lambda k: sizes[k], 75) == 2
+    assert keep_newest_within(3, lambda k: sizes[k], 80) == 3
+    assert keep_newest_within(3, lambda k: sizes[k], 59) == 0
+    assert keep_newest_within(0, lambda k: sizes[k], 10) == 0
+
+
+@pytest.fixture(scope="module")
+def small_split(ml100k):
+    return build_split(ml100k, SplitConfig(seed=0, users=3, history=10))
+
+
+@pytest.fixture(scope="module")
+def context(session_cache, tmp_path_factory):
+    return RunContext(
+        seed=0, cache_dir=session_cache, run_dir=tmp_path_factory.mktemp("run"), progress=False
+    )
+
+
+@pytest.mark.parametrize("budget", [180, 230, 320])
+def test_truncation_fits_the_budget_and_keeps_the_newest_items(small_split, context, budget):
+    from harness.llm import count_tokens
+
+    rec = TruncatedLLM(TruncatedOptions(zero_shot=True, max_prompt_tokens=budget))
+    rec.fit(small_split.train_data(), context)
+    catalog = small_split.dataset.catalog
+    for request in small_split.test:
+        (scoring,) = rec.scoring_requests(
+            [request.history], [request.candidates], small_split.dataset, context
+        )
+        lengths = count_tokens(rec.lm, [scoring.prefix + c for c in scoring.continuations])
+        assert max(lengths) <= budget
+        kept = rec.kept_items[0]
+        newest = catalog.texts(request.history[len(request.history) - kept :])
+        assert all(line in scoring.prefix for line in newest)
+        if kept < len(request.history):
+            dropped = catalog.text(request.history[len(request.history) - kept - 1])
+            assert dropped not in scoring.prefix
+            # one more (whole) item would not have fitted
+            one_more = numbered(catalog.texts(request.history[len(request.history) - kept - 1 :]))
+            candidates = catalog.texts(request.candidates)
+            domain = small_split.dataset.domain
+            assert rec._tokens([("Recent Items", one_more)], domain, candidates) > budget
+
+
+def test_truncation_budget_too_small_is_a_clear_error(small_split, context):
+    rec = TruncatedLLM(TruncatedOptions(zero_shot=True, max_prompt_tokens=20))
+    rec.fit(small_split.train_data(), context)
+    with pytest.raises(HarnessError, match="budget of 20 tokens cannot hold"):
+        rec.score(small_split.test, context)
+
+
+def test_no_summary_ablation_is_the_same_prompt_from_either_plugin(small_split, context):
+    trsr = LLMTRSR(TRSROptions(summarizer="none", recent_items=3, zero_shot=True))
+    trunc = TruncatedLLM(TruncatedOptions(recent_items=3, zero_shot=True, max_prompt_tokens=4096))
+    data = small_split.train_data()
+    trsr.fit(data, context)
+    trunc.fit(data, context)
+    args = (
+        [r.history for r in small_split.test],
+        [r.candidates for r in small_split.test],
+        small_split.dataset,
+        context,
+    )
+    assert trsr.scoring_requests(*args) == trunc.scoring_requests(*args)
+
+
+def test_zero_shot_trains_nothing(small_split, context, tmp_path):
+    ctx = RunContext(seed=0, cache_dir=context.cache_dir, run_dir=tmp_path, progress=False)
+    rec = TruncatedLLM(TruncatedOptions(zero_shot=True))
+    rec.fit(small_split.train_data(), ctx)
+    assert rec.model is None and list(tmp_path.iterdir()) == []
+    scores = rec.score(small_split.test, ctx)
+    assert scores.shape == (3, 21) and np.all((scores > 0) & (scores < 1))
+    assert ctx.costs["prompt_tokens_per_request"] > 0
+
+
+@pytest.fixture(scope="module")
+def trained_trsr(small_split, context):
+    rec = LLMTRSR(
+        TRSROptions(train_sequences=8, valid_requests=3, summary_tokens=16, batch_size=8, lr=1e-3)
+    )
+    rec.fit(small_split.train_data(), context)
+    return rec
+
+
+def test_llm_trsr_training_changes_p_yes_and_saves_the_adapter(trained_trsr, small_split, context):
+    assert (context.run_dir / "adapter" / "adapter_config.json").is_file()
+    assert trained_trsr.history and trained_trsr.history[0]["train_loss"] is not None
+    tuned = trained_trsr.score(small_split.test, context)
+    scoring = trained_trsr.scoring_requests(
+        [r.history for r in small_split.test],
+        [r.candidates for r in small_split.test],
+        small_split.dataset,
+        context,
+    )
+    base = np.stack(trained_trsr._score(scoring, None, progress=False))
+    assert tuned.shape == base.shape == (3, 21)
+    assert np.abs(tuned - base).max() > 1e-3
+    # the saved adapter reloads and scores the same without retraining
+    again = LLMTRSR(TRSROptions(adapter=str(context.run_dir / "adapter"), summary_tokens=16))
+    again.fit(small_split.train_data(), context)
+    np.testing.assert_allclose(again.score(small_split.test, context), tuned, atol=1e-4)
+
+
+TINY = "train_sequences=4,valid_requests=2,summary_tokens=12,batch_size=8"
+TINY_SPLIT = ["--users", "2", "--history", "5"]  # one block: both summarizers share the cache
+
+
+def test_summarize_twice_generates_nothing_the_second_time(harness_cli):
+    args = [*TINY_SPLIT, "--recommender", f"llm-trsr[summarizer=hierarchical,{TINY}]"]
+    first = harness_cli("summarize", *args)
+    assert first.returncode == 0, first.stderr
+    assert "tokens generated" in first.stdout
+    again = harness_cli("summarize", *args)
+    assert again.returncode == 0, again.stderr
+    assert "0 generations run" in again.stdout and "all from cache" in again.stdout
+
+
+def test_both_variants_and_baselines_on_one_leaderboard_with_costs(harness_cli, tmp_path):
+    out = tmp_path / "out"
+    result = harness_cli(
+        "evaluate",
+        *TINY_SPLIT,
+        "--out",
+        str(out),
+        "-r",
+        "popularity",
+        "-r",
+        f"llm-trsr[summarizer=hierarchical,{TINY}]",
+        "-r",
+        f"llm-trsr[summarizer=recurrent,{TINY}]",
+        "-r",
+        "truncated-llm[zero_shot=true]",
+    )
+    assert result.returncode == 0, result.stderr
+    for row in ("llm-trsr (hierarchical)", "llm-trsr (recurrent)", "truncated-llm (zero-shot)"):
+        assert row in result.stdout
+    assert "Quality against prompt budget" in result.stdout
+    runs = {r["name"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
+    for name, run in runs.items():
+        costs = run["costs"]
+        assert costs["score_s_per_1k"] > 0 and costs["peak_rss_mb"] > 0, name
+        assert costs["fit_s"] >= 0
+        if name != "popularity":
+            assert costs["prompt_tokens_per_request"] > 0
+    assert (out / "runs" / "llm-trsr_hierarchical" / "adapter").is_dir()

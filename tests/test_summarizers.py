@@ -1,0 +1,135 @@
+"""Block cutting, both summarization orders, fallbacks and caching, with a scripted generator."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.llm.generation_cache import CachedGenerator
+from harness.recommender import RunContext
+from llm_trsr.prompts import cut_blocks
+from llm_trsr.summarizers import (
+    EMPTY_HISTORY,
+    HierarchicalSummarizer,
+    RecurrentSummarizer,
+    SummarizerOptions,
+)
+
+
+class Script:
+    """A fake LLM: answers each prompt with a label derived from what it was asked."""
+
+    def __init__(self, empty_for: str | None = None):
+        self.calls: list[list[str]] = []
+        self.empty_for = empty_for
+
+    def __call__(self, prompts):
+        self.calls.append(list(prompts))
+        out = []
+        for p in prompts:
+            if self.empty_for and self.empty_for in p:
+                out.append("   ")
+            elif "Combine them" in p:
+                out.append("MERGED<" + "|".join(_lines(p)) + ">")
+            elif "updated, complete summary" in p:
+                previous = p.split("so far:\n", 1)[1].split("\n\n", 1)[0]
+                out.append(f"UPD<{previous}+{_first_item(p)}>")
+            else:
+                out.append(f"S<{_first_item(p)}>")
+        return out
+
+
+def _lines(prompt: str) -> list[str]:
+    body = prompt.split(":\n", 1)[1].split("\n\n", 1)[0]
+    return [line.split(". ", 1)[1] for line in body.splitlines()]
+
+
+def _first_item(prompt: str) -> str:
+    return prompt.split("1. ", 1)[1].split("\n", 1)[0]
+
+
+def _history(user: str, n: int) -> list[str]:
+    return [f"{user}{i}" for i in range(n)]
+
+
+CTX = RunContext(progress=False)
+
+
+def test_cut_blocks_oldest_first_last_shorter():
+    assert cut_blocks(list("abcdefg"), 3) == [["a", "b", "c"], ["d", "e", "f"], ["g"]]
+    assert cut_blocks([], 5) == []
+    with pytest.raises(ValueError):
+        cut_blocks(["a"], 0)
+
+
+def test_hierarchical_summarizes_all_blocks_in_one_batch_then_merges():
+    script = Script()
+    summarizer = HierarchicalSummarizer(SummarizerOptions(block_size=2), generator=script)
+    out = summarizer.summarize([_history("a", 5), _history("b", 2)], CTX, "movies")
+    # level 1: every block of every user, in one call, in history order
+    assert [_first_item(p) for p in script.calls[0]] == ["a0", "a2", "a4", "b0"]
+    # level 2: only users with more than one block, block summaries in order
+    assert len(script.calls) == 2 and len(script.calls[1]) == 1
+    assert out == ["MERGED<S<a0>|S<a2>|S<a4>>", "S<b0>"]
+    assert "watched" in script.calls[0][0]
+
+
+def test_recurrent_updates_the_previous_summary_block_by_block():
+    script = Script()
+    summarizer = RecurrentSummarizer(SummarizerOptions(block_size=2), generator=script)
+    out = summarizer.summarize([_history("a", 5), _history("b", 3), _history("c", 1)], CTX, "news")
+    # step 0: block 1 of every user; step 1: users with 2+ blocks; step 2: users with 3 blocks
+    assert [len(call) for call in script.calls] == [3, 2, 1]
+    assert out[0] == "UPD<UPD<S<a0>+a2>+a4>"
+    assert out[1] == "UPD<S<b0>+b2>"
+    assert out[2] == "S<c0>"
+    assert "clicked" in script.calls[0][0]
+
+
+def test_empty_history_and_empty_summary_have_defined_results():
+    script = Script(empty_for="x0")
+    summarizer = HierarchicalSummarizer(SummarizerOptions(block_size=5), generator=script)
+    out = summarizer.summarize([[], ["x0", "x1"]], CTX, "products")
+    assert out[0] == EMPTY_HISTORY
+    assert out[1] == "1. x0\n2. x1"  # an empty summary falls back to the raw block
+    assert summarizer.empty_summaries == 1
+
+
+def test_cache_means_a_rerun_generates_nothing(tmp_path: Path):
+    histories = [_history("u", 7), _history("v", 4)]
+    first_script = Script()
+    cached = CachedGenerator(first_script, tmp_path / "g.sqlite", "fake", {"n": 1})
+    first = HierarchicalSummarizer(SummarizerOptions(block_size=3), generator=cached)
+    out1 = first.summarize(histories, CTX, "movies")
+    assert cached.generated == 7  # 3 + 2 blocks, then 2 merges
+    cached.close()
+
+    again_script = Script()
+    again = CachedGenerator(again_script, tmp_path / "g.sqlite", "fake", {"n": 1})
+    out2 = HierarchicalSummarizer(SummarizerOptions(block_size=3), generator=again).summarize(
+        histories, CTX, "movies"
+    )
+    assert out2 == out1
+    assert again.generated == 0 and again_script.calls == []
+    # other settings are another cache entry
+    other = CachedGenerator(Script(), tmp_path / "g.sqlite", "fake", {"n": 2})
+    HierarchicalSummarizer(SummarizerOptions(block_size=3), generator=other).summarize(
+        histories, CTX, "movies"
+    )
+    assert other.generated == 7
+
+
+def test_cache_keeps_finished_batches_of_a_killed_run(tmp_path: Path):
+    class DiesOnSecondBatch(Script):
+        def __call__(self, prompts):
+            if self.calls:
+                raise KeyboardInterrupt
+            return super().__call__(prompts)
+
+    prompts = [f"Given ... :\n1. p{i}\n\nCraft" for i in range(6)]
+    dying = CachedGenerator(DiesOnSecondBatch(), tmp_path / "g.sqlite", "fake", {}, chunk_size=4)
+    with pytest.raises(KeyboardInterrupt):
+        dying(prompts)
+    dying.close()
+    resumed = CachedGenerator(Script(), tmp_path / "g.sqlite", "fake", {}, chunk_size=4)
+    resumed(prompts)
+    assert resumed.generated == 2  # only the batch that never finished
