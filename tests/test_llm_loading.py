@@ -125,10 +125,9 @@ def test_sampling_is_seeded_and_leaves_global_rng_alone(embedded):
 
 def test_conversion_is_atomic(tmp_path, monkeypatch):
     """A failed conversion leaves nothing behind; a stale temp dir of a dead process is removed."""
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
-    )
-    stale = tmp_path / "models" / f".tmp-{EMBEDDED_MODEL}-{int(dead.stdout)}-x"
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # its pid now belongs to no process
+    stale = tmp_path / "models" / f".tmp-{EMBEDDED_MODEL}-{finished.pid}-x"
     stale.mkdir(parents=True)
 
     def broken(gguf, out_dir):
