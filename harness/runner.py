@@ -6,6 +6,7 @@ at the end, so a failed run never leaves a half-written folder.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import platform
@@ -242,6 +243,9 @@ def _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progr
             progress=progress,
         )
         outcome = run_one(run, split, context)
+        # free the model before the next row, so each row's peak memory is its own
+        run.recommender = None
+        gc.collect()
         per_request[run.name] = outcome["per_request"]
         seed = experiment.split.seed
         metrics, cis = {}, {}
