@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,16 @@ def budget_table(runs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _family(name: str) -> str:
+    """A row name without its budget, so the rows of one budget sweep share a line."""
+    name = re.sub(r"(max_prompt_tokens=)?\d+ ?(tok)?(?=[,)])", "", name)
+    return re.sub(
+        r"\(\s*,?\s*\)|,\s*(?=\))|\(\s*,\s*",
+        lambda m: "(" if "(" in m.group() and ")" not in m.group() else "",
+        name,
+    ).strip()
+
+
 def plot_budget(results: dict[str, Any], path: Path) -> bool:
     """NDCG@10 against prompt tokens per request, one line per recommender; False if no LLM rows."""
     runs = [r for r in results["runs"] if r["costs"].get("prompt_tokens_per_request")]
@@ -127,13 +138,13 @@ def plot_budget(results: dict[str, Any], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 4))
-    for recommender in sorted({r["recommender"] for r in runs}):
+    for family in sorted({_family(r["name"]) for r in runs}):
         points = sorted(
             (r["costs"]["prompt_tokens_per_request"], r["metrics"]["ndcg@10"])
             for r in runs
-            if r["recommender"] == recommender
+            if _family(r["name"]) == family
         )
-        axis.plot(*zip(*points), marker="o", label=recommender)
+        axis.plot(*zip(*points), marker="o", label=family)
     axis.set_xlabel("prompt tokens per request")
     axis.set_ylabel("NDCG@10 (1 positive + sampled negatives)")
     axis.set_title(f"{results['dataset']['name']}: quality against prompt budget")
