@@ -11,16 +11,12 @@ Run: ``pytest benchmarks/bench_llm_generation.py -p no:randomly``.
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import os
-import sys
 
 import numpy as np
 import pytest
-import torch
 
-from harness.costs import PeakMemory
+from harness.costs import PeakMemory, cuda_allocated, release_freed_memory
 from harness.llm import chat_prompt, count_tokens, generate, load_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -58,19 +54,6 @@ def prompts(lm) -> list[str]:
         message = f"Summarize this user's movie preferences in one sentence:\n{history}"
         out.append(chat_prompt(lm.tokenizer, message))
     return out
-
-
-def release_freed_memory() -> None:
-    """Hand freed heap back to the OS, so each method's peak RSS starts from the same floor."""
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def cuda_allocated() -> int:
-    return torch.cuda.memory_allocated() if torch.cuda.is_available() else 0
 
 
 def run(benchmark, lm, prompts, batch_size: int) -> None:

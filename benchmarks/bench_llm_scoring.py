@@ -19,16 +19,13 @@ Run: ``pytest benchmarks/bench_llm_scoring.py -p no:randomly``.
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import os
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from harness.costs import PeakMemory
+from harness.costs import PeakMemory, cuda_allocated, release_freed_memory
 from harness.llm import ScoringRequest, answer_token_ids, count_tokens, load_model, score_yes_no
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -80,19 +77,6 @@ def make_requests(tokenizer, n_users: int, seed: int = 0) -> list[ScoringRequest
         )
         out.append(ScoringRequest(prefix, continuations))
     return out
-
-
-def release_freed_memory() -> None:
-    """Hand freed heap back to the OS, so each method's peak RSS starts from the same floor."""
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def cuda_allocated() -> int:
-    return torch.cuda.memory_allocated() if torch.cuda.is_available() else 0
 
 
 def reference_scores(lm, requests: list[ScoringRequest]) -> list[np.ndarray]:

@@ -309,7 +309,7 @@ def summarize(dataset_spec, data_dir, users, seed, history, cache_dir, device, s
     context = RunContext(seed=seed, device=device, cache_dir=cache_dir)
     data = split.train_data()
     train_histories, _, _ = recommender.training_pairs(data, seed)
-    valid = recommender._valid_sample(data.valid, seed)
+    valid = recommender.valid_sample(data.valid, seed)
     histories = train_histories + [r.history for r in valid] + [r.history for r in split.test]
     start = time.perf_counter()
     summaries = recommender.summaries(histories, split.dataset, context)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import sys
 import threading
 import time
@@ -61,3 +63,24 @@ class Stopwatch:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.start
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap back to the OS, so a following peak-RSS reading starts from one floor.
+
+    Without this, RSS peaks depend on the order in which measured methods run.
+    """
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def cuda_allocated() -> int:
+    """Bytes the CUDA allocator holds now (0 without a GPU), the base of a CUDA peak."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        return int(torch.cuda.memory_allocated())
+    return 0

@@ -119,12 +119,10 @@ def budget_table(runs: list[dict[str, Any]]) -> list[str]:
 
 def _family(name: str) -> str:
     """A row name without its budget, so the rows of one budget sweep share a line."""
-    name = re.sub(r"(max_prompt_tokens=)?\d+ ?(tok)?(?=[,)])", "", name)
-    return re.sub(
-        r"\(\s*,?\s*\)|,\s*(?=\))|\(\s*,\s*",
-        lambda m: "(" if "(" in m.group() and ")" not in m.group() else "",
-        name,
-    ).strip()
+    base, _, inner = name.partition(" (")
+    budget = re.compile(r"(max_prompt_tokens=)?\d+( tok)?")
+    parts = [p for p in inner.rstrip(")").split(", ") if p and not budget.fullmatch(p)]
+    return f"{base} ({', '.join(parts)})" if parts else base
 
 
 def plot_budget(results: dict[str, Any], path: Path) -> bool:

@@ -164,7 +164,7 @@ class PromptedYesNoRecommender(Recommender):
         prompts = [r.prefix + c for r in requests for c in r.continuations]
         yes_id, no_id = answer_token_ids(self.lm.tokenizer, self.yes, self.no)
         answer_ids = [yes_id if a else no_id for a in answers]
-        valid = self._valid_sample(data.valid, context.seed)
+        valid = self.valid_sample(data.valid, context.seed)
         valid_requests = self.scoring_requests(
             [r.history for r in valid], [r.candidates for r in valid], data.dataset, context
         )
@@ -223,7 +223,7 @@ class PromptedYesNoRecommender(Recommender):
             answers += [True, False]
         return histories, candidates, answers
 
-    def _valid_sample(self, valid: list[Request], seed: int) -> list[Request]:
+    def valid_sample(self, valid: list[Request], seed: int) -> list[Request]:
         limit = self.options.valid_requests
         if limit is None or len(valid) <= limit:
             return valid
