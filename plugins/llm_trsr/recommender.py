@@ -27,7 +27,9 @@ class TRSROptions(LLMOptions):
     )
     block_size: int = field(default=5, metadata={"help": "items per summarized block (B)"})
     summary_tokens: int = field(default=64, metadata={"help": "max new tokens per summary"})
-    summary_batch_size: int = field(default=16, metadata={"help": "prompts per generation batch"})
+    summary_batch_size: int = field(
+        default=64, metadata={"help": "prompts per generation batch (larger is faster, more memory)"}
+    )
 
 
 class LLMTRSR(PromptedYesNoRecommender):

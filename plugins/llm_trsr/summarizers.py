@@ -36,7 +36,7 @@ class SummarizerOptions:
     )
     block_size: int = field(default=5, metadata={"help": "items per block (B)"})
     max_new_tokens: int = field(default=64, metadata={"help": "cap on each generated summary"})
-    batch_size: int = field(default=16, metadata={"help": "prompts per generation batch"})
+    batch_size: int = field(default=64, metadata={"help": "prompts per generation batch"})
     block_template: str = field(default=BLOCK_TEMPLATE, metadata={"help": "block prompt"})
     merge_template: str = field(default=MERGE_TEMPLATE, metadata={"help": "merge prompt"})
     recurrent_template: str = field(default=RECURRENT_TEMPLATE, metadata={"help": "update prompt"})
