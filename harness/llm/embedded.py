@@ -86,9 +86,29 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     _drop_quantization_marks(model)
+    _set_special_tokens(tokenizer, gguf)
     tokenizer.model_max_length = model.config.max_position_embeddings
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+
+
+def _set_special_tokens(tokenizer, gguf: Path) -> None:
+    """Take bos/eos/pad/unk from the GGUF metadata itself.
+
+    transformers versions disagree on how they map these when converting
+    (5.17 made ``<|im_start|>`` the eos of SmolLM2, 5.24 ``<|im_end|>``).
+    """
+    from gguf import GGUFReader
+
+    fields = GGUFReader(gguf).fields
+    for role in ("bos", "eos", "pad", "unk"):
+        key = "tokenizer.ggml." + (
+            "padding" if role == "pad" else "unknown" if role == "unk" else role
+        )
+        field = fields.get(f"{key}_token_id")
+        if field is not None:
+            token_id = int(field.parts[field.data[0]][0])
+            setattr(tokenizer, f"{role}_token", tokenizer.convert_ids_to_tokens(token_id))
 
 
 def _drop_quantization_marks(model) -> None:

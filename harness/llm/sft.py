@@ -76,27 +76,41 @@ class _PadCollator:
 
     Left padding puts every answer token in the last column, so the answer
     loss needs the output head at one position only; positions are counted
-    from each row's first real token.
+    from each row's first real token. The attention mask is 4D: causal over
+    the real tokens, and each padding position sees itself. Without that, a
+    padding position's softmax row is empty, and on CUDA the fused SDPA
+    kernels return NaN gradients for long runs of such rows (seen on an H100).
     """
 
-    def __init__(self, pad_id: int):
+    def __init__(self, pad_id: int, dtype: torch.dtype = torch.float32):
         self.pad_id = pad_id
+        self.dtype = dtype
 
     def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         width = max(len(b["input_ids"]) for b in batch)
-        ids, labels, mask = [], [], []
+        ids, labels, real = [], [], []
         for b in batch:
             pad = width - len(b["input_ids"])
             ids.append([self.pad_id] * pad + b["input_ids"])
             labels.append([IGNORE] * pad + b["labels"])
-            mask.append([0] * pad + [1] * len(b["input_ids"]))
-        attention_mask = torch.tensor(mask)
+            real.append([False] * pad + [True] * len(b["input_ids"]))
+        is_real = torch.tensor(real)
         return {
             "input_ids": torch.tensor(ids),
             "labels": torch.tensor(labels),
-            "attention_mask": attention_mask,
-            "position_ids": (attention_mask.cumsum(-1) - 1).clamp(min=0),
+            "attention_mask": self.attention_mask(is_real),
+            "position_ids": (is_real.cumsum(-1) - 1).clamp(min=0),
         }
+
+    def attention_mask(self, is_real: torch.Tensor) -> torch.Tensor:
+        """(rows, 1, width, width) additive mask: 0 where attention is allowed."""
+        width = is_real.shape[1]
+        causal = torch.ones(width, width, dtype=torch.bool).tril()
+        allowed = causal[None] & is_real[:, None, :]
+        allowed |= torch.eye(width, dtype=torch.bool)[None]
+        mask = torch.zeros(allowed.shape, dtype=self.dtype)
+        mask.masked_fill_(~allowed, torch.finfo(self.dtype).min)
+        return mask[:, None]
 
 
 def answer_loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -173,6 +187,18 @@ def train_lora(
                 }
             model.train()
 
+    class StopOnNonFinite(TrainerCallback):
+        """Fail at the first NaN/inf loss or gradient norm, not with garbage scores later."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            for key in ("loss", "grad_norm"):
+                value = (logs or {}).get(key)
+                if value is not None and not math.isfinite(float(value)):
+                    raise FloatingPointError(
+                        f"LoRA training diverged at step {state.global_step}: {key} is {value} "
+                        "(try a lower lr)"
+                    )
+
     use_cpu = lm.device.type == "cpu"
     args = TrainingArguments(
         output_dir=str(output_dir / "trainer"),
@@ -205,8 +231,8 @@ def train_lora(
         model=model,
         args=args,
         train_dataset=examples,
-        data_collator=_PadCollator(pad_id),
-        callbacks=[SelectOnValidation()],
+        data_collator=_PadCollator(pad_id, lm.dtype),
+        callbacks=[StopOnNonFinite(), SelectOnValidation()],
     )
     trainer.train()
     if "state" in best:

@@ -1,0 +1,85 @@
+"""LoRA SFT batches: left padding must not change the loss or poison the gradients.
+
+Runs on the CPU by default; ``HARNESS_TEST_DEVICE=cuda`` runs the same checks
+on a GPU, where the fused attention kernels used to turn long runs of padding
+into NaN gradients.
+"""
+
+import os
+
+import pytest
+import torch
+
+from harness.llm import answer_token_ids, load_model
+from harness.llm.sft import _PadCollator, answer_loss, fresh_model, tokenize_examples
+
+DEVICE = os.environ.get("HARNESS_TEST_DEVICE", "cpu")
+SHORT = "Will the user watch Toy Story? Answer yes or no."
+LONG = (
+    "The user watched: " + "; ".join(f"Movie number {i} (1995)" for i in range(60)) + ". " + SHORT
+)
+
+
+@pytest.fixture(scope="module")
+def lm(session_cache):
+    return load_model(dtype="float32", device=DEVICE, cache_dir=session_cache)
+
+
+def batch_for(lm, prompts, answers):
+    yes_id, no_id = answer_token_ids(lm.tokenizer, "yes", "no")
+    ids = [yes_id if a else no_id for a in answers]
+    examples = tokenize_examples(lm.tokenizer, prompts, ids, "answer")
+    collate = _PadCollator(lm.tokenizer.pad_token_id, lm.dtype)
+    return examples, collate
+
+
+def to_device(batch, device):
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def test_padded_batch_loss_equals_each_row_alone(lm):
+    examples, collate = batch_for(lm, [SHORT, LONG, "Yes?"], [True, False, True])
+    padded = collate(examples)
+    assert padded["input_ids"].shape[1] == max(len(e["input_ids"]) for e in examples)
+    with torch.inference_mode():
+        together = answer_loss(lm.model, to_device(padded, lm.device)).item()
+        alone = [answer_loss(lm.model, to_device(collate([e]), lm.device)).item() for e in examples]
+    assert together == pytest.approx(sum(alone) / len(alone), rel=1e-4)
+
+
+def test_mask_lets_padding_see_only_itself(lm):
+    examples, collate = batch_for(lm, [SHORT, LONG], [True, False])
+    batch = collate(examples)
+    allowed = batch["attention_mask"][:, 0] == 0
+    pad = (batch["input_ids"][0] == lm.tokenizer.pad_token_id).nonzero()[:, 0]
+    first_real = int(pad.max()) + 1
+    # every softmax row has at least one allowed key
+    assert allowed.any(dim=-1).all()
+    # real tokens of the short row never see its padding, and see each earlier real token
+    assert not allowed[0, first_real:, :first_real].any()
+    assert allowed[0, -1, first_real:].all()
+    # the long row (no padding) is plain causal attention
+    width = allowed.shape[-1]
+    assert torch.equal(allowed[1], torch.ones(width, width, dtype=torch.bool).tril())
+
+
+def test_lora_gradients_stay_finite_under_long_left_padding(session_cache):
+    from peft import LoraConfig, get_peft_model
+
+    bf16 = load_model(dtype="bfloat16", device=DEVICE, cache_dir=session_cache)
+    prompts = [LONG] + [SHORT] * 7
+    examples, collate = batch_for(bf16, prompts, [True, False] * 4)
+    batch = to_device(collate(examples), bf16.device)
+    assert int((batch["input_ids"][1] == bf16.tokenizer.pad_token_id).sum()) > 128
+    torch.manual_seed(0)
+    model = get_peft_model(
+        fresh_model(bf16),
+        LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
+    model.train()
+    loss = answer_loss(model, batch)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert torch.isfinite(loss)
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
