@@ -101,11 +101,9 @@ def _set_special_tokens(tokenizer, gguf: Path) -> None:
     from gguf import GGUFReader
 
     fields = GGUFReader(gguf).fields
-    for role in ("bos", "eos", "pad", "unk"):
-        key = "tokenizer.ggml." + (
-            "padding" if role == "pad" else "unknown" if role == "unk" else role
-        )
-        field = fields.get(f"{key}_token_id")
+    gguf_names = {"bos": "bos", "eos": "eos", "pad": "padding", "unk": "unknown"}
+    for role, name in gguf_names.items():
+        field = fields.get(f"tokenizer.ggml.{name}_token_id")
         if field is not None:
             token_id = int(field.parts[field.data[0]][0])
             setattr(tokenizer, f"{role}_token", tokenizer.convert_ids_to_tokens(token_id))

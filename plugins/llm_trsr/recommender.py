@@ -28,7 +28,8 @@ class TRSROptions(LLMOptions):
     block_size: int = field(default=5, metadata={"help": "items per summarized block (B)"})
     summary_tokens: int = field(default=64, metadata={"help": "max new tokens per summary"})
     summary_batch_size: int = field(
-        default=64, metadata={"help": "prompts per generation batch (larger is faster, more memory)"}
+        default=64,
+        metadata={"help": "prompts per generation batch (larger is faster, more memory)"},
     )
 
 
