@@ -164,3 +164,23 @@ def test_both_variants_and_baselines_on_one_leaderboard_with_costs(harness_cli, 
         if name != "popularity":
             assert costs["prompt_tokens_per_request"] > 0
     assert (out / "runs" / "llm-trsr_hierarchical" / "adapter").is_dir()
+    for name in ("llm-trsr (hierarchical)", "llm-trsr (recurrent)"):
+        assert runs[name]["costs"]["summary_prompts"] > 0
+        assert (
+            0
+            <= runs[name]["costs"]["summary_prompts_generated"]
+            <= runs[name]["costs"]["summary_prompts"]
+        )
+
+    again = harness_cli(
+        "evaluate",
+        *TINY_SPLIT,
+        "--out",
+        str(tmp_path / "again"),
+        "-r",
+        f"llm-trsr[summarizer=recurrent,{TINY}]",
+    )
+    assert again.returncode == 0, again.stderr
+    rerun = json.loads((tmp_path / "again" / "results.json").read_text())["runs"][0]["costs"]
+    assert rerun["summary_prompts"] == runs["llm-trsr (recurrent)"]["costs"]["summary_prompts"]
+    assert rerun["summary_prompts_generated"] == 0  # every summary came from the cache

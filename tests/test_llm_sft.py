@@ -83,3 +83,49 @@ def test_lora_gradients_stay_finite_under_long_left_padding(session_cache):
     assert torch.isfinite(loss)
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(g.abs().sum() > 0 for g in grads)
+
+
+def test_checkpoint_selection_keeps_the_best_validated_epoch(lm, tmp_path):
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    from harness.llm.sft import SFTSettings, train_lora
+
+    yes_id, no_id = answer_token_ids(lm.tokenizer, "yes", "no")
+    scores = iter([0.5, 0.2])  # epoch 1 validates better than epoch 2
+    seen = []
+
+    def validate(model):
+        seen.append({k: v.clone() for k, v in get_peft_model_state_dict(model).items()})
+        return next(scores)
+
+    settings = SFTSettings(epochs=2, batch_size=2, lr=1e-3)
+    model, history = train_lora(
+        lm, [SHORT, LONG], [yes_id, no_id], settings, tmp_path, validate=validate, progress=False
+    )
+    assert [h["validation"] for h in history] == [0.5, 0.2]
+    final = get_peft_model_state_dict(model)
+    saved = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
+    assert not all(torch.equal(seen[0][k], seen[1][k]) for k in seen[0])  # epoch 2 moved
+    for key, value in seen[0].items():
+        assert torch.equal(final[key].cpu(), value.cpu())
+        assert torch.equal(saved[key].cpu(), value.cpu())
+
+
+def test_without_validation_the_last_epoch_is_kept(lm, tmp_path):
+    from peft.utils import get_peft_model_state_dict
+
+    from harness.llm.sft import SFTSettings, train_lora
+
+    yes_id, no_id = answer_token_ids(lm.tokenizer, "yes", "no")
+    model, history = train_lora(
+        lm,
+        [SHORT, LONG],
+        [yes_id, no_id],
+        SFTSettings(epochs=2, batch_size=2, lr=1e-3),
+        tmp_path,
+        validate=None,
+        progress=False,
+    )
+    assert [h["validation"] for h in history] == [None, None]
+    assert all(torch.isfinite(v).all() for v in get_peft_model_state_dict(model).values())

@@ -24,8 +24,9 @@ def generation_key(model: str, prompt: str, settings: dict) -> str:
 class CachedGenerator:
     """Wrap ``generate(prompts) -> texts`` with a persistent cache keyed by content.
 
-    ``calls`` and ``generated`` count the prompts actually sent to the model,
-    which is how tests prove that a rerun regenerates nothing.
+    ``requested`` counts the prompts asked for; ``calls`` and ``generated``
+    count those actually sent to the model, which is how tests (and the
+    results file) show that a rerun regenerates nothing.
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class CachedGenerator:
         self.model = model
         self.settings = settings
         self.chunk_size = chunk_size
+        self.requested = 0
         self.calls = 0
         self.generated = 0
         self.new_texts: list[str] = []
@@ -50,6 +52,7 @@ class CachedGenerator:
 
     def __call__(self, prompts: Sequence[str]) -> list[str]:
         keys = [generation_key(self.model, p, self.settings) for p in prompts]
+        self.requested += len(keys)
         found = self._lookup(set(keys))
         missing: dict[str, str] = {}
         for key, prompt in zip(keys, prompts):

@@ -57,7 +57,10 @@ class LLMOptions:
         default=256, metadata={"help": "seeded sample of training sequences (None: all)"}
     )
     valid_requests: int | None = field(
-        default=100, metadata={"help": "validation requests for checkpoint selection (None: all)"}
+        default=100,
+        metadata={
+            "help": "validation requests for checkpoint selection, when epochs > 1 (None: all)"
+        },
     )
     users_per_batch: int = field(default=8, metadata={"help": "users per scoring batch"})
     adapter: str | None = field(
@@ -224,6 +227,13 @@ class PromptedYesNoRecommender(Recommender):
         return histories, candidates, answers
 
     def valid_sample(self, valid: list[Request], seed: int) -> list[Request]:
+        """The validation requests for checkpoint selection; none when there is one epoch.
+
+        One epoch leaves one checkpoint, so validating it would cost scoring
+        (and, for LLM-TRSR, summaries) and select nothing.
+        """
+        if self.options.epochs == 1:
+            return []
         limit = self.options.valid_requests
         if limit is None or len(valid) <= limit:
             return valid

@@ -176,11 +176,12 @@ def train_lora(
         def on_epoch_end(self, args, state, control, **kwargs):
             epoch = round(state.epoch or 0)
             loss = next((h["loss"] for h in reversed(state.log_history) if "loss" in h), None)
-            score = validate(model) if validate else float(epoch)
+            # without a validation set the latest epoch is kept
+            score = validate(model) if validate else None
             history.append({"epoch": epoch, "train_loss": loss, "validation": score})
-            log.info("epoch %d: train loss %s, validation %.4f", epoch, loss, score)
-            if score > best["score"]:
-                best.update(score=score, epoch=epoch)
+            log.info("epoch %d: train loss %s, validation %s", epoch, loss, score)
+            if score is None or score > best["score"]:
+                best.update(score=-math.inf if score is None else score, epoch=epoch)
                 model.save_pretrained(output_dir / "adapter")
                 best["state"] = {
                     k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()

@@ -71,7 +71,13 @@ class LLMTRSR(PromptedYesNoRecommender):
         self, histories: Sequence[np.ndarray], dataset: Dataset, context: RunContext
     ) -> list[str]:
         texts = [dataset.catalog.texts(h) for h in histories]
-        summaries = self.summarizer().summarize(texts, context, dataset.domain)
+        summarizer = self.summarizer()
+        summaries = summarizer.summarize(texts, context, dataset.domain)
+        counts = getattr(summarizer, "generation_counts", lambda: None)()
+        if counts is not None:
+            # cumulative over fit and score: a rerun on a warm cache shows 0 generated
+            context.record_cost("summary_prompts", counts[0])
+            context.record_cost("summary_prompts_generated", counts[1])
         if len(summaries) != len(texts):
             raise ValueError(
                 f"summarizer {self.options.summarizer!r} returned {len(summaries)} summaries "

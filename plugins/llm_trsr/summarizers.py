@@ -89,6 +89,12 @@ class BlockSummarizer:
             )
         return self._generator
 
+    def generation_counts(self) -> tuple[int, int] | None:
+        """(prompts asked for, prompts generated rather than read from the cache) so far."""
+        if isinstance(self._generator, CachedGenerator):
+            return self._generator.requested, self._generator.generated
+        return None
+
     def _checked(self, outputs: Sequence[str], fallbacks: Sequence[str]) -> list[str]:
         """An empty summary is replaced by the text it should have summarized."""
         result = []
