@@ -129,3 +129,19 @@ def test_without_validation_the_last_epoch_is_kept(lm, tmp_path):
     )
     assert [h["validation"] for h in history] == [None, None]
     assert all(torch.isfinite(v).all() for v in get_peft_model_state_dict(model).values())
+
+
+def test_full_text_loss_trains_on_the_prompt_too(lm, tmp_path):
+    from harness.llm.sft import SFTSettings, train_lora
+
+    yes_id, no_id = answer_token_ids(lm.tokenizer, "yes", "no")
+    losses = {}
+    for loss_on in ("answer", "full"):
+        settings = SFTSettings(epochs=1, batch_size=2, loss_on=loss_on)
+        _, history = train_lora(
+            lm, [SHORT, LONG], [yes_id, no_id], settings, tmp_path / loss_on, progress=False
+        )
+        losses[loss_on] = history[0]["train_loss"]
+    assert all(loss is not None and loss > 0 for loss in losses.values())
+    # the prompt's own tokens are far easier to predict than a yes/no the model never saw
+    assert losses["full"] != pytest.approx(losses["answer"], rel=0.05)
