@@ -75,9 +75,7 @@ class CountingGenerator:
 
     def __call__(self, prompts: list[str]) -> list[str]:
         chats = [chat_prompt(self.lm.tokenizer, p) for p in prompts]
-        out = generate(
-            self.lm, chats, max_new_tokens=NEW_TOKENS, batch_size=BATCH, progress=False
-        )
+        out = generate(self.lm, chats, max_new_tokens=NEW_TOKENS, batch_size=BATCH, progress=False)
         self.tokens += sum(count_tokens(self.lm.tokenizer, out))
         self.prompts += len(prompts)
         return out
