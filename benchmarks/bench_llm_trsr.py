@@ -128,7 +128,7 @@ def sft_examples(lm, ml100k) -> tuple[list[str], list[int]]:
         body = (
             f"{INSTRUCTIONS['movies']}\n[Preference Summary]\n{summary}\n"
             f"[Recent Items]\n{numbered(ml100k.catalog.texts(seq[-5:]))}\n"
-            f"[Candidate Item]\n{ml100k.catalog.text(int(rng.integers(ml100k.n_items)))}"
+            f"[Candidate Item]\n{ml100k.catalog.text(int(rng.integers(len(ml100k.catalog))))}"
         )
         prompts.append(chat_prompt(lm.tokenizer, body))
         answers.append(yes_id if i % 2 == 0 else no_id)

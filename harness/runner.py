@@ -6,7 +6,6 @@ at the end, so a failed run never leaves a half-written folder.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import platform
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from harness import __version__
-from harness.costs import PeakMemory, Stopwatch
+from harness.costs import PeakMemory, Stopwatch, release_freed_memory
 from harness.data.model import Dataset
 from harness.errors import HarnessError, PluginError
 from harness.experiment import Experiment, RunSpec
@@ -243,9 +242,10 @@ def _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progr
             progress=progress,
         )
         outcome = run_one(run, split, context)
-        # free the model before the next row, so each row's peak memory is its own
+        # free the model and hand the heap back to the OS before the next row,
+        # so each row's peak memory starts from the same floor
         run.recommender = None
-        gc.collect()
+        release_freed_memory()
         per_request[run.name] = outcome["per_request"]
         seed = experiment.split.seed
         metrics, cis = {}, {}
