@@ -89,7 +89,7 @@ def test_one_at_a_time(benchmark, lm, prompts):
     run(benchmark, lm, prompts, batch_size=1)
 
 
-def test_report(request, capsys, lm, prompts):
+def test_report(report, lm, prompts):
     batched, single = MEASURED[f"batch {len(prompts)}"], MEASURED["batch 1"]
     lines = [
         f"llm generation on {lm.device} ({lm.dtype}), {len(prompts)} prompts, {NEW_TOKENS} new tokens max"
@@ -103,8 +103,4 @@ def test_report(request, capsys, lm, prompts):
     lines.append(f"  batched vs one at a time: {ratio:.1f}x tokens/s (target >= 3x)")
     same = sum(a == b for a, b in zip(batched["texts"], single["texts"]))
     lines.append(f"  identical outputs: {same}/{len(prompts)}")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    with capsys.disabled():
-        reporter.write_line("")
-        for line in lines:
-            reporter.write_line(line)
+    report(lines)

@@ -169,7 +169,7 @@ def test_reference_padded_2048(benchmark, lm, requests):
     run(benchmark, lm, reference_scores, requests[:N_REFERENCE_USERS], rounds=1)
 
 
-def test_report(request, capsys, lm, requests):
+def test_report(report, lm, requests):
     """Ratios and P(yes) agreement; equality is asserted in float32 only."""
     shared = MEASURED["shared_prefix_scores"]
     plain = MEASURED["plain_batched_scores"]
@@ -194,11 +194,7 @@ def test_report(request, capsys, lm, requests):
         f"  shared prefix vs plain batching: {plain['seconds_per_user'] / shared['seconds_per_user']:6.1f}x (target >= 4x)",
         f"  max |P(yes) diff|: shared vs plain {diff_plain:.2e}, shared vs reference {diff_ref:.2e}",
     ]
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    with capsys.disabled():
-        reporter.write_line("")
-        for line in lines:
-            reporter.write_line(line)
+    report(lines)
     if lm.dtype == torch.float32:
         assert diff_plain <= 1e-4
         assert diff_ref <= 1e-4

@@ -171,7 +171,7 @@ def test_sft_full_text_loss(benchmark, lm, sft_examples, tmp_path):
     train(benchmark, lm, sft_examples, tmp_path, "full")
 
 
-def test_report(request, capsys, lm):
+def test_report(report, lm):
     lines = [
         f"llm-trsr on {lm.device} ({lm.dtype}): {N_USERS} ml-100k users, history {HISTORY}, "
         f"blocks of 5, summaries of at most {NEW_TOKENS} tokens, batches of {BATCH}"
@@ -201,8 +201,4 @@ def test_report(request, capsys, lm):
         f"{answer['tokens_per_second'] / full['tokens_per_second']:.2f}x tokens/s, "
         f"{N_TRAIN} prompts of {answer['tokens_per_prompt']:.0f} tokens, batch 8"
     )
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    with capsys.disabled():
-        reporter.write_line("")
-        for line in lines:
-            reporter.write_line(line)
+    report(lines)

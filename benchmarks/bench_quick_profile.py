@@ -74,7 +74,7 @@ def test_rerun_with_cached_summaries(benchmark, cache, tmp_path):
     evaluate(benchmark, cache, tmp_path / "rerun", "rerun")
 
 
-def test_report(request, capsys):
+def test_report(report):
     lines = [f"quick profile: {EXPERIMENT.name}, {os.cpu_count()} CPUs"]
     for name, m in MEASURED.items():
         lines.append(
@@ -89,8 +89,4 @@ def test_report(request, capsys):
     if len(MEASURED) == 2:
         ratio = MEASURED["first run"]["seconds"] / MEASURED["rerun"]["seconds"]
         lines.append(f"  rerun vs first run: {ratio:.2f}x faster")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    with capsys.disabled():
-        reporter.write_line("")
-        for line in lines:
-            reporter.write_line(line)
+    report(lines)
