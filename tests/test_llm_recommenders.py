@@ -184,3 +184,20 @@ def test_both_variants_and_baselines_on_one_leaderboard_with_costs(harness_cli, 
     rerun = json.loads((tmp_path / "again" / "results.json").read_text())["runs"][0]["costs"]
     assert rerun["summary_prompts"] == runs["llm-trsr (recurrent)"]["costs"]["summary_prompts"]
     assert rerun["summary_prompts_generated"] == 0  # every summary came from the cache
+
+
+def test_full_context_budget_keeps_the_whole_history(small_split, context):
+    rec = TruncatedLLM(TruncatedOptions(zero_shot=True, full_context=True))
+    assert rec.row_name == "truncated-llm (full context, zero-shot)"
+    rec.fit(small_split.train_data(), context)
+    assert rec.context_window() == rec.lm.model.config.max_position_embeddings == 8192
+    requests = small_split.test
+    rec.scoring_requests(
+        [r.history for r in requests],
+        [r.candidates for r in requests],
+        small_split.dataset,
+        context,
+    )
+    assert rec.kept_items == [len(r.history) for r in requests]
+    with pytest.raises(ValueError, match="either full_context or max_prompt_tokens"):
+        TruncatedOptions(full_context=True, max_prompt_tokens=100)

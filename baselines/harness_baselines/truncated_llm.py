@@ -36,8 +36,14 @@ class TruncatedOptions(LLMOptions):
     summary_tokens: int = field(
         default=64, metadata={"help": "summary length assumed when matching LLM-TRSR's budget"}
     )
+    full_context: bool = field(
+        default=False,
+        metadata={"help": "budget = the model's whole context window (max_position_embeddings)"},
+    )
 
     def __post_init__(self):
+        if self.full_context and self.max_prompt_tokens is not None:
+            raise ValueError("set either full_context or max_prompt_tokens, not both")
         if self.recent_items is not None and self.recent_items < 0:
             raise ValueError("recent_items must be at least 0")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
@@ -55,6 +61,8 @@ class TruncatedLLM(PromptedYesNoRecommender):
         parts = []
         if options.max_prompt_tokens:
             parts.append(f"{options.max_prompt_tokens} tok")
+        if options.full_context:
+            parts.append("full context")
         if options.recent_items is not None:
             parts.append(f"R={options.recent_items}")
         if options.zero_shot:
@@ -72,10 +80,17 @@ class TruncatedLLM(PromptedYesNoRecommender):
         """The request's token budget: the option, or what LLM-TRSR's prompt would use."""
         if self.options.max_prompt_tokens is not None:
             return self.options.max_prompt_tokens
+        if self.options.full_context:
+            return self.context_window()
         placeholder = SUMMARY_PLACEHOLDER * self.options.summary_tokens
         recent = numbered(dataset.catalog.texts(history[-5:])) if len(history) else "(none)"
         sections = [("Preference Summary", placeholder.strip()), ("Recent Items", recent)]
         return self._tokens(sections, dataset.domain, candidate_texts)
+
+    def context_window(self) -> int:
+        """The model's longest input in tokens, from its config (else the tokenizer's limit)."""
+        window = getattr(self.lm.model.config, "max_position_embeddings", None)
+        return int(window or self.lm.tokenizer.model_max_length)
 
     def sections(self, histories, candidates, dataset, context):
         out, kept_counts = [], []
