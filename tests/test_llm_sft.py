@@ -145,3 +145,34 @@ def test_full_text_loss_trains_on_the_prompt_too(lm, tmp_path):
     assert all(loss is not None and loss > 0 for loss in losses.values())
     # the prompt's own tokens are far easier to predict than a yes/no the model never saw
     assert losses["full"] != pytest.approx(losses["answer"], rel=0.05)
+
+
+def test_gradient_checkpointing_trains_the_same_adapter(lm, tmp_path):
+    from peft.utils import get_peft_model_state_dict
+
+    from harness.llm.sft import SFTSettings, train_lora
+
+    yes_id, no_id = answer_token_ids(lm.tokenizer, "yes", "no")
+    states, losses = {}, {}
+    for checkpointing in (False, True):
+        settings = SFTSettings(
+            epochs=1, batch_size=2, lr=1e-3, gradient_checkpointing=checkpointing
+        )
+        model, history = train_lora(
+            lm,
+            [SHORT, LONG],
+            [yes_id, no_id],
+            settings,
+            tmp_path / str(checkpointing),
+            progress=False,
+        )
+        base = model.base_model.model
+        enabled = getattr(base, "is_activation_checkpointing", None)
+        if enabled is None:  # transformers before 5.x
+            enabled = base.is_gradient_checkpointing
+        assert enabled == checkpointing
+        states[checkpointing] = get_peft_model_state_dict(model)
+        losses[checkpointing] = history[0]["train_loss"]
+    assert losses[True] == pytest.approx(losses[False], rel=1e-5)
+    for key, value in states[False].items():
+        assert torch.allclose(states[True][key], value, rtol=1e-4, atol=1e-6), key

@@ -50,6 +50,10 @@ class LLMOptions:
     lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    gradient_checkpointing: bool = field(
+        default=False,
+        metadata={"help": "recompute activations in the backward pass: less memory, slower"},
+    )
     loss_on: Literal["answer", "full"] = field(
         default="answer", metadata={"help": "loss on the answer token, or the whole text"}
     )
@@ -186,6 +190,7 @@ class PromptedYesNoRecommender(Recommender):
             lora_alpha=self.options.lora_alpha,
             lora_dropout=self.options.lora_dropout,
             loss_on=self.options.loss_on,
+            gradient_checkpointing=self.options.gradient_checkpointing,
             seed=context.seed,
         )
         run_dir = context.run_dir or context.cache_dir / "runs"

@@ -8,6 +8,7 @@ text), so training and scoring see the same tokens.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ class SFTSettings:
     lora_alpha: int = 16
     lora_dropout: float = 0.05
     loss_on: Literal["answer", "full"] = "answer"
+    gradient_checkpointing: bool = False
     seed: int = 0
 
 
@@ -131,6 +133,17 @@ def answer_loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torc
     return torch.nn.functional.cross_entropy(logits, inputs["input_ids"][:, -1])
 
 
+def _checkpointing_args(arguments_class, enabled: bool) -> dict:
+    """Activation checkpointing under the name this transformers version uses (5.x renamed it)."""
+    names = {f.name for f in dataclasses.fields(arguments_class)}
+    name = (
+        "activation_checkpointing"
+        if "activation_checkpointing" in names
+        else "gradient_checkpointing"
+    )
+    return {name: enabled, f"{name}_kwargs": {"use_reentrant": False}}
+
+
 def fresh_model(lm: LoadedModel) -> torch.nn.Module:
     """A private copy of the weights to attach LoRA to: the shared model stays untouched."""
     from transformers import AutoModelForCausalLM
@@ -218,6 +231,7 @@ def train_lora(
         bf16=lm.dtype == torch.bfloat16 and not use_cpu,
         disable_tqdm=not progress,
         remove_unused_columns=False,
+        **_checkpointing_args(TrainingArguments, settings.gradient_checkpointing),
         dataloader_num_workers=0,
     )
 
