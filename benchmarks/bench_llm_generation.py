@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 
 from harness.costs import PeakMemory, cuda_allocated, release_freed_memory
-from harness.llm import chat_prompt, count_tokens, generate, load_model
+from harness.llm import chat_prompt, count_tokens, generate
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-DTYPE = os.environ.get("HARNESS_BENCH_DTYPE", "auto")
 N_PROMPTS = int(os.environ.get("HARNESS_BENCH_PROMPTS", "16"))
 NEW_TOKENS = int(os.environ.get("HARNESS_BENCH_NEW_TOKENS", "32"))
 ITEMS = [
@@ -35,13 +34,6 @@ ITEMS = [
 ]
 
 MEASURED: dict[str, dict] = {}
-
-
-@pytest.fixture(scope="module")
-def lm():
-    lm = load_model(dtype=DTYPE)
-    generate(lm, ["Hi"], max_new_tokens=1, progress=False)  # page in the weights before timing
-    return lm
 
 
 @pytest.fixture(scope="module")

@@ -28,14 +28,13 @@ import numpy as np
 import pytest
 
 from harness.costs import PeakMemory, cuda_allocated, release_freed_memory
-from harness.llm import answer_token_ids, chat_prompt, count_tokens, generate, load_model
+from harness.llm import answer_token_ids, chat_prompt, count_tokens, generate
 from harness.llm.pointwise import INSTRUCTIONS, numbered
 from harness.llm.sft import SFTSettings, train_lora
 from llm_trsr.summarizers import HierarchicalSummarizer, RecurrentSummarizer, SummarizerOptions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-DTYPE = os.environ.get("HARNESS_BENCH_DTYPE", "auto")
 N_USERS = int(os.environ.get("HARNESS_BENCH_USERS", "8"))
 NEW_TOKENS = int(os.environ.get("HARNESS_BENCH_NEW_TOKENS", "32"))
 N_TRAIN = int(os.environ.get("HARNESS_BENCH_TRAIN_PROMPTS", "32"))
@@ -43,13 +42,6 @@ HISTORY, BATCH = 25, 64
 MODES = {"hierarchical": HierarchicalSummarizer, "recurrent": RecurrentSummarizer}
 
 MEASURED: dict[str, dict] = {}
-
-
-@pytest.fixture(scope="module")
-def lm():
-    lm = load_model(dtype=DTYPE)
-    generate(lm, ["Hi"], max_new_tokens=1, progress=False)  # page in the weights before timing
-    return lm
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,14 @@ def session_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def embedded(session_cache):
+    """The embedded model in float32 on the CPU, shared by the LLM test modules."""
+    from harness.llm import load_model
+
+    return load_model(dtype="float32", device="cpu", cache_dir=session_cache)
+
+
+@pytest.fixture(scope="session")
 def ml100k():
     from harness.data.embedded import MovieLensOptions, load_ml_100k
 

@@ -7,15 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from harness.llm import LoadedModel, ScoringRequest, load_model, score_yes_no
+from harness.llm import ScoringRequest, score_yes_no
 from harness.llm import lm_eval_task_utils as task_utils
 from harness.llm.lm_eval_export import write_lm_eval_task
 from harness.metrics import positive_ranks, ranking_metrics
-
-
-@pytest.fixture(scope="session")
-def embedded(session_cache) -> LoadedModel:
-    return load_model(dtype="float32", device="cpu", cache_dir=session_cache)
 
 
 def small_requests() -> list[tuple[str, ScoringRequest, int]]:

@@ -13,17 +13,11 @@ import harness.llm.devices as devices
 import harness.llm.embedded as embedded_module
 from harness.llm import (
     EMBEDDED_MODEL,
-    LoadedModel,
     chat_prompt,
     count_tokens,
     generate,
     load_model,
 )
-
-
-@pytest.fixture(scope="session")
-def embedded(session_cache) -> LoadedModel:
-    return load_model(dtype="float32", device="cpu", cache_dir=session_cache)
 
 
 def test_embedded_model_is_a_plain_hf_folder(embedded, session_cache):

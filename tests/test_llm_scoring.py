@@ -15,14 +15,8 @@ from harness.llm import (
     LoadedModel,
     ScoringRequest,
     answer_token_ids,
-    load_model,
     score_yes_no,
 )
-
-
-@pytest.fixture(scope="session")
-def embedded(session_cache) -> LoadedModel:
-    return load_model(dtype="float32", device="cpu", cache_dir=session_cache)
 
 
 @pytest.fixture(scope="module", params=["sdpa", "eager"])
