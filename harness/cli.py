@@ -65,7 +65,11 @@ def cli(quiet: bool) -> None:
     help="Cache for splits, models, summaries (default $HARNESS_CACHE or ~/.cache/harness).",
 )
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:1, ... (default auto).")
-@click.option("--plot", is_flag=True, help="Also write budget.png (quality vs prompt tokens).")
+@click.option(
+    "--plot",
+    is_flag=True,
+    help="Also write budget.png (quality vs prompt tokens) and loss.png (training loss curves).",
+)
 def evaluate(
     experiment_file,
     dataset_spec,
@@ -308,11 +312,13 @@ def summarize(dataset_spec, data_dir, users, seed, history, cache_dir, device, s
         raise click.UsageError(f"{spec!r} does not use a summarizer")
     context = RunContext(seed=seed, device=device, cache_dir=cache_dir)
     data = split.train_data()
-    train_histories, _, _ = recommender.training_pairs(data, seed)
+    examples = recommender.training_examples(data, seed)
+    train_histories = [e.history for e in examples]
     valid = recommender.valid_sample(data.valid, seed)
     histories = train_histories + [r.history for r in valid] + [r.history for r in split.test]
+    offsets = [e.offset for e in examples] + [r.offset for r in valid + split.test]
     start = time.perf_counter()
-    summaries = recommender.summaries(histories, split.dataset, context)
+    summaries = recommender.summaries(histories, offsets, split.dataset, context)
     seconds = time.perf_counter() - start
     generator = recommender.summarizer().generator(context)
     from harness.llm import count_tokens
@@ -355,9 +361,7 @@ def export_lm_eval(
     context = RunContext(seed=seed, device=device, cache_dir=cache_dir)
     recommender._load(context)
     test = split.test
-    requests = recommender.scoring_requests(
-        [r.history for r in test], [r.candidates for r in test], split.dataset, context
-    )
+    requests = recommender.requests_for(test, split.dataset, context)
     triples = [(r.sequence_id, q, r.positive_index) for r, q in zip(test, requests)]
     name = task_name or "harness_" + split.dataset.name.replace("-", "_")
     write_lm_eval_task(triples, out, name, yes=recommender.yes, no=recommender.no)

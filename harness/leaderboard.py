@@ -25,6 +25,14 @@ def _cost(value: float | None, fmt: str) -> str:
     return "–" if value is None else format(value, fmt)
 
 
+def _final_loss(costs: dict[str, float]) -> str:
+    """The final training loss, marked ⚠ when it is not below the label prior's loss."""
+    final, prior = costs.get("train_loss_final"), costs.get("train_loss_prior")
+    if final is None:
+        return "–"
+    return f"{final:.3f}" + (" ⚠" if prior is not None and final >= prior else "")
+
+
 def render_leaderboard(results: dict[str, Any]) -> str:
     """The candidate-list table, the full-ranking table (if any row has one) and a legend."""
     runs = sorted(results["runs"], key=lambda r: -r["metrics"][SORT_METRIC])
@@ -51,6 +59,8 @@ def render_leaderboard(results: dict[str, Any]) -> str:
                 f"[{low:.3f}, {high:.3f}]",
                 "–" if p_value is None else f"{p_value:.2g}",
                 _cost(costs.get("prompt_tokens_per_request"), ".0f"),
+                _cost(costs.get("train_examples"), ".0f"),
+                _final_loss(costs),
                 _cost(costs.get("fit_s"), ".1f"),
                 _cost(costs.get("score_s_per_1k"), ".2f"),
                 _cost(costs.get("peak_rss_mb"), ".0f"),
@@ -59,7 +69,16 @@ def render_leaderboard(results: dict[str, Any]) -> str:
     headers = (
         ["Recommender"]
         + [_header(k) for k in QUALITY]
-        + ["NDCG@10 95% CI", "p vs best", "prompt tok/req", "train s", "score s/1k req", "peak MB"]
+        + [
+            "NDCG@10 95% CI",
+            "p vs best",
+            "prompt tok/req",
+            "train examples",
+            "final loss",
+            "train s",
+            "score s/1k req",
+            "peak MB",
+        ]
     )
     lines.append(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
     full_runs = [r for r in runs if r.get("full_ranking")]
@@ -76,8 +95,47 @@ def render_leaderboard(results: dict[str, Any]) -> str:
                 disable_numparse=True,
             ),
         ]
+    if any(r["costs"].get("train_loss_final") is not None for r in runs):
+        lines += [
+            "",
+            "final loss: mean training loss over the last tenth of the steps; ⚠ marks a row "
+            "whose final loss is not below the loss of predicting the label prior alone "
+            "(it learned nothing beyond how often the answer is yes).",
+        ]
+    lines += pairs_table(results)
     lines += budget_table(runs)
     return "\n".join(lines) + "\n"
+
+
+def pairs_table(results: dict[str, Any]) -> list[str]:
+    """Every pair of rows, paired over the same test requests, Holm-corrected."""
+    paired = results.get("paired_tests", {})
+    pairs = paired.get("pairs")
+    if not pairs:
+        return []
+    rows = [
+        [
+            p["a"],
+            p["b"],
+            f"{p['mean_diff']:+.4f}",
+            f"{p['t_p']:.2g}",
+            f"{p['holm_p']:.2g}",
+            p["a"] if p["holm_p"] < 0.05 and p["mean_diff"] > 0 else "tie",
+        ]
+        for p in sorted(pairs, key=lambda p: p["holm_p"])
+    ]
+    return [
+        "",
+        f"### Paired tests on {paired['metric'].upper()} ({len(pairs)} pairs, "
+        "t-test over the same requests, Holm-corrected)",
+        "",
+        tabulate(
+            rows,
+            headers=["A", "B", "mean A − B", "p", "Holm p", "verdict (Holm p < .05)"],
+            tablefmt="github",
+            disable_numparse=True,
+        ),
+    ]
 
 
 def budget_table(runs: list[dict[str, Any]]) -> list[str]:
@@ -148,6 +206,39 @@ def plot_budget(results: dict[str, Any], path: Path) -> bool:
     axis.set_title(f"{results['dataset']['name']}: quality against prompt budget")
     axis.grid(alpha=0.3)
     axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return True
+
+
+def plot_losses(results: dict[str, Any], path: Path) -> bool:
+    """Each trained row's per-step training loss against examples seen; False if none."""
+    runs = [r for r in results["runs"] if (r.get("training") or {}).get("log")]
+    if not runs:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for run in runs:
+        entries = run["training"]["log"]
+        axis.plot(
+            [e["examples"] for e in entries],
+            [e["loss"] for e in entries],
+            label=run["name"],
+            linewidth=1,
+        )
+    priors = {r["costs"].get("train_loss_prior") for r in runs} - {None}
+    for prior in sorted(priors):
+        axis.axhline(prior, color="grey", linestyle="--", linewidth=1)
+    axis.set_xlabel("training examples seen")
+    axis.set_ylabel("training loss per step")
+    axis.set_title(f"{results['dataset']['name']}: LoRA training loss (dashed: label prior)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

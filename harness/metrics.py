@@ -102,3 +102,14 @@ def paired_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     t_p = 0.0 if np.ptp(diff) == 0 else float(stats.ttest_rel(a, b).pvalue)
     w_p = float(stats.wilcoxon(a, b, zero_method="zsplit").pvalue)
     return {"mean_diff": float(diff.mean()), "t_p": t_p, "wilcoxon_p": w_p}
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1), in input order."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [1.0] * len(p_values)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

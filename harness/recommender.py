@@ -21,13 +21,17 @@ class Request:
     """One ranking case: score ``candidates`` given ``history`` (item indices, oldest first).
 
     ``target`` is the held-out item; recommenders must not read it (it is only
-    here so the runner can compute metrics).
+    here so the runner can compute metrics). ``offset`` is the position of
+    ``history[0]`` in the user's whole sequence: a recommender that cuts a
+    history into blocks at fixed positions of the sequence (LLM-TRSR) cuts
+    every window of one user the same way, so its block summaries are shared.
     """
 
     sequence_id: str
     history: np.ndarray
     candidates: np.ndarray
     target: int
+    offset: int = 0
 
     @property
     def positive_index(self) -> int:
@@ -47,10 +51,30 @@ class TrainData:
     train: list[np.ndarray]
     valid: list[Request]
     history_length: int
+    whole: list[np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def n_items(self) -> int:
         return len(self.dataset.catalog)
+
+    def sample_negatives(self, index: int, k: int, rng: np.random.Generator) -> list[int]:
+        """``k`` distinct items drawn uniformly from outside training sequence ``index``'s
+        whole sequence (held-out items included), as the split draws its negatives.
+
+        A training "no" is then never the user's own validation or test target,
+        and the recommender does not have to be told which items those are.
+        """
+        sequence = self.whole[index] if self.whole is not None else self.train[index]
+        taken = set(sequence.tolist())
+        if self.n_items - len(taken) < k:
+            raise ValueError(f"sequence {self.train_ids[index]!r} leaves fewer than {k} negatives")
+        chosen: list[int] = []
+        while len(chosen) < k:
+            item = int(rng.integers(self.n_items))
+            if item not in taken:
+                taken.add(item)
+                chosen.append(item)
+        return chosen
 
 
 @dataclass
@@ -63,6 +87,7 @@ class RunContext:
     run_dir: Path | None = None
     progress: bool = True
     costs: dict[str, float] = field(default_factory=dict)
+    training: dict[str, Any] | None = None
 
     def bar(
         self, iterable: Iterable[T], desc: str, total: int | None = None, **kw: Any
@@ -73,6 +98,10 @@ class RunContext:
     def record_cost(self, name: str, value: float) -> None:
         """Report a cost figure (e.g. ``prompt_tokens_per_request``) for the leaderboard."""
         self.costs[name] = float(value)
+
+    def record_training(self, training: dict[str, Any]) -> None:
+        """Report a trained row's training log (per-step loss, lr, examples) for results.json."""
+        self.training = training
 
 
 class Recommender(ABC):

@@ -24,8 +24,14 @@ from harness.costs import PeakMemory, Stopwatch, release_freed_memory
 from harness.data.model import Dataset
 from harness.errors import HarnessError, PluginError
 from harness.experiment import Experiment, RunSpec
-from harness.leaderboard import plot_budget, render_leaderboard
-from harness.metrics import candidate_metrics, full_ranking_metrics, mean_with_ci, paired_test
+from harness.leaderboard import plot_budget, plot_losses, render_leaderboard
+from harness.metrics import (
+    candidate_metrics,
+    full_ranking_metrics,
+    holm,
+    mean_with_ci,
+    paired_test,
+)
 from harness.options import build_options, options_dict
 from harness.plugins import Registry, default_registry
 from harness.recommender import Request, RunContext
@@ -172,7 +178,13 @@ def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, An
     if memory.peak_cuda:
         costs["peak_cuda_mb"] = memory.peak_cuda / 2**20
     costs.update(context.costs)
-    return {"scores": scores, "per_request": per_request, "full": full, "costs": costs}
+    return {
+        "scores": scores,
+        "per_request": per_request,
+        "full": full,
+        "costs": costs,
+        "training": context.training,
+    }
 
 
 def _versions() -> dict[str, str]:
@@ -216,6 +228,8 @@ def evaluate(
         results = _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progress)
         if plot and not plot_budget(results, tmp / "budget.png"):
             log.warning("--plot: no row reports prompt tokens, no budget.png written")
+        if plot:
+            plot_losses(results, tmp / "loss.png")
         if out_dir.exists():
             log.info("replacing %s", out_dir)
             shutil.rmtree(out_dir)
@@ -268,6 +282,7 @@ def _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progr
                     else None
                 ),
                 "costs": outcome["costs"],
+                "training": outcome["training"],
                 "scores_file": scores_file,
             }
         )
@@ -305,7 +320,8 @@ def _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progr
 
 
 def _paired(records: list[dict], per_request: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
-    """Every row against the best row on NDCG@10 (paired over the same test requests)."""
+    """Every row against the best row, and every pair of rows, on NDCG@10 (paired over the
+    same test requests; the pairs' p-values Holm-corrected over all pairs)."""
     if len(records) < 2:
         return {}
     best = max(records, key=lambda r: r["metrics"][PAIRED_METRIC])["name"]
@@ -316,7 +332,17 @@ def _paired(records: list[dict], per_request: dict[str, dict[str, np.ndarray]]) 
         for r in records
         if r["name"] != best
     }
-    return {"metric": PAIRED_METRIC, "reference": best, "rows": rows}
+    ordered = sorted(records, key=lambda r: -r["metrics"][PAIRED_METRIC])
+    pairs = []
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            test = paired_test(
+                per_request[a["name"]][PAIRED_METRIC], per_request[b["name"]][PAIRED_METRIC]
+            )
+            pairs.append({"a": a["name"], "b": b["name"], **test})
+    for pair, corrected in zip(pairs, holm([p["t_p"] for p in pairs])):
+        pair["holm_p"] = corrected
+    return {"metric": PAIRED_METRIC, "reference": best, "rows": rows, "pairs": pairs}
 
 
 def _write_scores(

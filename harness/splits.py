@@ -23,7 +23,7 @@ from harness.data.model import Dataset
 from harness.errors import HarnessError
 from harness.recommender import Request, TrainData
 
-FORMAT = "harness-split/1"
+FORMAT = "harness-split/2"  # 2: requests record their history offset
 log = logging.getLogger(__name__)
 
 
@@ -61,7 +61,11 @@ class Split:
     sha256: str
 
     def train_data(self) -> TrainData:
-        return TrainData(self.dataset, self.train_ids, self.train, self.valid, self.config.history)
+        by_id = dict(zip(self.dataset.sequence_ids, self.dataset.sequences))
+        whole = [by_id.get(sid, seq) for sid, seq in zip(self.train_ids, self.train)]
+        return TrainData(
+            self.dataset, self.train_ids, self.train, self.valid, self.config.history, whole
+        )
 
 
 def build_split(dataset: Dataset, config: SplitConfig) -> Split:
@@ -170,8 +174,9 @@ def _request(dataset, sid, seq, position, config, rng) -> Request:
                 if len(chosen) == config.negatives:
                     break
     candidates = np.array([target, *chosen], dtype=np.int32)[rng.permutation(config.negatives + 1)]
-    history = np.asarray(seq[max(0, position - config.history) : position], dtype=np.int32)
-    return Request(sid, history, candidates, target)
+    start = max(0, position - config.history)
+    history = np.asarray(seq[start:position], dtype=np.int32)
+    return Request(sid, history, candidates, target, start)
 
 
 # --- persistence --------------------------------------------------------------------------
@@ -184,6 +189,7 @@ def _request_json(dataset: Dataset, r: Request) -> dict:
         "history": [ids[i] for i in r.history.tolist()],
         "candidates": [ids[i] for i in r.candidates.tolist()],
         "target": ids[r.target],
+        "offset": r.offset,
     }
 
 
@@ -211,7 +217,7 @@ def _sha256(body: dict) -> str:
 
 def split_key(dataset: Dataset, config: SplitConfig) -> str:
     """Cache key of a split: the data it is built from and its parameters."""
-    text = json.dumps([dataset.name, dataset.fingerprint(), asdict(config)], sort_keys=True)
+    text = json.dumps([FORMAT, dataset.name, dataset.fingerprint(), asdict(config)], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -248,7 +254,11 @@ def read_split(path: Path, dataset: Dataset) -> Split:
 
     def request(r: dict) -> Request:
         return Request(
-            r["id"], items(r["history"]), items(r["candidates"]), int(catalog.index(r["target"]))
+            r["id"],
+            items(r["history"]),
+            items(r["candidates"]),
+            int(catalog.index(r["target"])),
+            int(r["offset"]),
         )
 
     config = SplitConfig(**data["params"])

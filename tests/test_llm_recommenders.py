@@ -44,9 +44,7 @@ def test_truncation_fits_the_budget_and_keeps_the_newest_items(small_split, cont
     rec.fit(small_split.train_data(), context)
     catalog = small_split.dataset.catalog
     for request in small_split.test:
-        (scoring,) = rec.scoring_requests(
-            [request.history], [request.candidates], small_split.dataset, context
-        )
+        (scoring,) = rec.requests_for([request], small_split.dataset, context)
         lengths = count_tokens(rec.lm, [scoring.prefix + c for c in scoring.continuations])
         assert max(lengths) <= budget
         kept = rec.kept_items[0]
@@ -75,13 +73,8 @@ def test_no_summary_ablation_is_the_same_prompt_from_either_plugin(small_split, 
     data = small_split.train_data()
     trsr.fit(data, context)
     trunc.fit(data, context)
-    args = (
-        [r.history for r in small_split.test],
-        [r.candidates for r in small_split.test],
-        small_split.dataset,
-        context,
-    )
-    assert trsr.scoring_requests(*args) == trunc.scoring_requests(*args)
+    args = (small_split.test, small_split.dataset, context)
+    assert trsr.requests_for(*args) == trunc.requests_for(*args)
 
 
 def test_zero_shot_trains_nothing(small_split, context, tmp_path):
@@ -105,14 +98,11 @@ def trained_trsr(small_split, context):
 
 def test_llm_trsr_training_changes_p_yes_and_saves_the_adapter(trained_trsr, small_split, context):
     assert (context.run_dir / "adapter" / "adapter_config.json").is_file()
-    assert trained_trsr.history and trained_trsr.history[0]["train_loss"] is not None
+    report = trained_trsr.report
+    assert report.steps >= 1 and report.first_loss is not None
+    assert (context.run_dir / "training_log.jsonl").read_text().count("\n") == report.steps
     tuned = trained_trsr.score(small_split.test, context)
-    scoring = trained_trsr.scoring_requests(
-        [r.history for r in small_split.test],
-        [r.candidates for r in small_split.test],
-        small_split.dataset,
-        context,
-    )
+    scoring = trained_trsr.requests_for(small_split.test, small_split.dataset, context)
     base = np.stack(trained_trsr._score(scoring, None, progress=False))
     assert tuned.shape == base.shape == (3, 21)
     assert np.abs(tuned - base).max() > 1e-3
@@ -192,12 +182,7 @@ def test_full_context_budget_keeps_the_whole_history(small_split, context):
     rec.fit(small_split.train_data(), context)
     assert rec.context_window() == rec.lm.model.config.max_position_embeddings == 8192
     requests = small_split.test
-    rec.scoring_requests(
-        [r.history for r in requests],
-        [r.candidates for r in requests],
-        small_split.dataset,
-        context,
-    )
+    rec.requests_for(requests, small_split.dataset, context)
     assert rec.kept_items == [len(r.history) for r in requests]
     with pytest.raises(ValueError, match="either full_context or max_prompt_tokens"):
         TruncatedOptions(full_context=True, max_prompt_tokens=100)

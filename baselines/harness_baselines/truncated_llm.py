@@ -92,7 +92,7 @@ class TruncatedLLM(PromptedYesNoRecommender):
         window = getattr(self.lm.model.config, "max_position_embeddings", None)
         return int(window or self.lm.tokenizer.model_max_length)
 
-    def sections(self, histories, candidates, dataset, context):
+    def sections(self, histories, offsets, candidates, dataset, context):
         out, kept_counts = [], []
         recent = self.options.recent_items
         for history, cands in zip(histories, candidates):

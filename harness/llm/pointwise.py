@@ -23,6 +23,22 @@ from harness.recommender import Recommender, Request, RunContext, TrainData
 log = logging.getLogger(__name__)
 
 _CANDIDATE = "\x00CANDIDATE\x00"
+# Training defaults, chosen on validation requests (benchmarks/RESULTS-llm-trsr.md)
+LR = 1e-3
+EXAMPLES_PER_USER = 2
+NEGATIVES = 3
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """One training target: its history window (and where it starts in the sequence),
+    the target first among its candidates, and a label per candidate."""
+
+    history: np.ndarray
+    offset: int
+    candidates: tuple[int, ...]
+    labels: tuple[bool, ...]
+
 
 INSTRUCTIONS = {
     "movies": "Predict whether the user will watch the candidate movie, "
@@ -44,8 +60,33 @@ class LLMOptions:
     zero_shot: bool = field(default=False, metadata={"help": "no fine-tuning: score as is"})
     recent_items: int = field(default=5, metadata={"help": "last R history items in the prompt"})
     epochs: int = field(default=1, metadata={"help": "LoRA SFT epochs"})
-    lr: float = field(default=1e-4, metadata={"help": "learning rate"})
-    batch_size: int = field(default=8, metadata={"help": "training batch size per device"})
+    lr: float = field(default=LR, metadata={"help": "peak learning rate"})
+    schedule: str = field(
+        default="cosine", metadata={"help": "lr decay after warmup: cosine, linear, constant"}
+    )
+    warmup: float = field(default=0.05, metadata={"help": "warmup, as a fraction of all steps"})
+    examples_per_user: int = field(
+        default=EXAMPLES_PER_USER,
+        metadata={"help": "training targets per user, newest first, each with its own history"},
+    )
+    negatives: int = field(
+        default=NEGATIVES,
+        metadata={"help": "sampled negatives per training target (outside the whole sequence)"},
+    )
+    loss: Literal["pointwise", "listwise"] = field(
+        default="pointwise",
+        metadata={
+            "help": "pointwise yes/no cross entropy (the paper's), or listwise: softmax over "
+            "the candidates of one prompt"
+        },
+    )
+    packing: bool = field(
+        default=True,
+        metadata={"help": "one prompt prefix + all its candidate tails per training row"},
+    )
+    batch_size: int = field(
+        default=8, metadata={"help": "training rows (prompt prefixes) per batch per device"}
+    )
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
@@ -72,13 +113,29 @@ class LLMOptions:
     )
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "grad_accum", "lora_r", "users_per_batch"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "grad_accum",
+            "lora_r",
+            "users_per_batch",
+            "examples_per_user",
+            "negatives",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.recent_items < 0:
             raise ValueError("recent_items must be at least 0")
         if not 0 <= self.lora_dropout < 1:
             raise ValueError("lora_dropout must be in [0, 1)")
+        if self.lr <= 0:
+            raise ValueError("lr must be positive")
+        if not 0 <= self.warmup < 1:
+            raise ValueError("warmup must be a fraction in [0, 1)")
+        if self.loss == "listwise" and not self.packing:
+            raise ValueError("loss=listwise needs packing=true")
+        if self.loss_on == "full" and (self.packing or self.loss != "pointwise"):
+            raise ValueError("loss_on=full needs packing=false and loss=pointwise")
 
 
 def numbered(lines: Sequence[str]) -> str:
@@ -96,7 +153,7 @@ class PromptedYesNoRecommender(Recommender):
         self.options = options
         self.lm = None
         self.model = None  # the LoRA-adapted model after fit; None scores the base model
-        self.history: list[dict] = []
+        self.report = None  # the TrainingReport after fit
         self.dataset: Dataset | None = None
 
     # --- what subclasses provide ---------------------------------------------------------
@@ -104,12 +161,14 @@ class PromptedYesNoRecommender(Recommender):
     def sections(
         self,
         histories: Sequence[np.ndarray],
+        offsets: Sequence[int],
         candidates: Sequence[Sequence[int]],
         dataset: Dataset,
         context: RunContext,
     ) -> list[list[tuple[str, str]]]:
         """Per history, the titled prompt sections before the candidate.
 
+        ``offsets`` are where each history starts in its user's sequence;
         ``candidates`` are passed so that a prompt budget can account for the
         longest candidate text.
         """
@@ -131,6 +190,7 @@ class PromptedYesNoRecommender(Recommender):
     def scoring_requests(
         self,
         histories: Sequence[np.ndarray],
+        offsets: Sequence[int],
         candidates: Sequence[Sequence[int]],
         dataset: Dataset,
         context: RunContext,
@@ -139,11 +199,20 @@ class PromptedYesNoRecommender(Recommender):
 
         catalog = dataset.catalog
         out = []
-        sections = self.sections(histories, candidates, dataset, context)
+        sections = self.sections(histories, offsets, candidates, dataset, context)
         for parts, cands in zip(sections, candidates):
             prefix, suffix = self.prefix_and_suffix(parts, dataset.domain)
             out.append(ScoringRequest(prefix, tuple(catalog.text(c) + suffix for c in cands)))
         return out
+
+    def requests_for(self, requests: Sequence[Request], dataset: Dataset, context: RunContext):
+        return self.scoring_requests(
+            [r.history for r in requests],
+            [r.offset for r in requests],
+            [r.candidates for r in requests],
+            dataset,
+            context,
+        )
 
     # --- training and scoring -------------------------------------------------------------
 
@@ -163,23 +232,28 @@ class PromptedYesNoRecommender(Recommender):
             return
         if self.options.zero_shot:
             return
-        from harness.llm import answer_token_ids
+        from harness.llm.packing import PromptGroup
         from harness.llm.sft import SFTSettings, train_lora
 
-        histories, candidates, answers = self.training_pairs(data, context.seed)
-        requests = self.scoring_requests(histories, candidates, data.dataset, context)
-        prompts = [r.prefix + c for r in requests for c in r.continuations]
-        yes_id, no_id = answer_token_ids(self.lm.tokenizer, self.yes, self.no)
-        answer_ids = [yes_id if a else no_id for a in answers]
-        valid = self.valid_sample(data.valid, context.seed)
-        valid_requests = self.scoring_requests(
-            [r.history for r in valid], [r.candidates for r in valid], data.dataset, context
+        examples = self.training_examples(data, context.seed)
+        requests = self.scoring_requests(
+            [e.history for e in examples],
+            [e.offset for e in examples],
+            [e.candidates for e in examples],
+            data.dataset,
+            context,
         )
+        groups = [
+            PromptGroup(r.prefix, r.continuations, e.labels) for r, e in zip(requests, examples)
+        ]
+        valid = self.valid_sample(data.valid, context.seed)
+        valid_requests = self.requests_for(valid, data.dataset, context)
         positives = np.array([r.positive_index for r in valid])
 
-        def validate(model) -> float:
+        def validate(model) -> dict[str, float]:
             scores = np.stack(self._score(valid_requests, model, progress=False))
-            return float(candidate_metrics(scores, positives)["recall@3"].mean())
+            metrics = candidate_metrics(scores, positives)
+            return {key: float(metrics[key].mean()) for key in ("recall@3", "ndcg@10")}
 
         settings = SFTSettings(
             epochs=self.options.epochs,
@@ -190,20 +264,32 @@ class PromptedYesNoRecommender(Recommender):
             lora_alpha=self.options.lora_alpha,
             lora_dropout=self.options.lora_dropout,
             loss_on=self.options.loss_on,
+            loss=self.options.loss,
+            packing=self.options.packing,
+            schedule=self.options.schedule,
+            warmup=self.options.warmup,
             gradient_checkpointing=self.options.gradient_checkpointing,
             seed=context.seed,
         )
         run_dir = context.run_dir or context.cache_dir / "runs"
-        self.model, self.history = train_lora(
+        self.model, self.report = train_lora(
             self.lm,
-            prompts,
-            answer_ids,
+            groups,
             settings,
             run_dir,
             validate=validate if valid_requests else None,
             progress=context.progress,
         )
-        context.record_cost("train_examples", len(prompts))
+        for key, value in self.report.summary().items():
+            if value is not None:
+                context.record_cost(key, value)
+        context.record_training(
+            {
+                "log": self.report.log,
+                "validation": self.report.validation,
+                "learned": self.report.learned,
+            }
+        )
 
     def _load_adapter(self, folder: str) -> None:
         from peft import PeftModel
@@ -212,24 +298,35 @@ class PromptedYesNoRecommender(Recommender):
 
         self.model = PeftModel.from_pretrained(fresh_model(self.lm), folder).eval()
 
-    def training_pairs(self, data: TrainData, seed: int):
-        """1 positive : 1 sampled negative per training sequence, as in the paper."""
+    def training_examples(self, data: TrainData, seed: int) -> list[TrainingExample]:
+        """Up to ``examples_per_user`` targets per sampled training sequence, newest first.
+
+        Each target gets the history window before it (at most the split's
+        history length) and ``negatives`` items drawn from outside the user's
+        whole sequence, so a "no" is never the user's own held-out item.
+        """
         rng = np.random.default_rng([seed, 3])
-        usable = [s for s in data.train if len(s) >= 2]
-        if self.options.train_sequences is not None and len(usable) > self.options.train_sequences:
-            chosen = rng.choice(len(usable), self.options.train_sequences, replace=False)
+        usable = [i for i, s in enumerate(data.train) if len(s) >= 2]
+        limit = self.options.train_sequences
+        if limit is not None and len(usable) > limit:
+            chosen = rng.choice(len(usable), limit, replace=False)
             usable = [usable[i] for i in sorted(chosen)]
-        histories, candidates, answers = [], [], []
-        for seq in usable:
-            history = seq[:-1][-data.history_length :]
-            seen = set(seq.tolist())
-            negative = int(rng.integers(data.n_items))
-            while negative in seen:
-                negative = int(rng.integers(data.n_items))
-            histories.append(history)
-            candidates.append([int(seq[-1]), negative])
-            answers += [True, False]
-        return histories, candidates, answers
+        examples = []
+        for index in usable:
+            seq = data.train[index]
+            first = max(1, len(seq) - self.options.examples_per_user)
+            for position in range(len(seq) - 1, first - 1, -1):
+                start = max(0, position - data.history_length)
+                negatives = data.sample_negatives(index, self.options.negatives, rng)
+                examples.append(
+                    TrainingExample(
+                        history=seq[start:position],
+                        offset=start,
+                        candidates=(int(seq[position]), *negatives),
+                        labels=(True,) + (False,) * len(negatives),
+                    )
+                )
+        return examples
 
     def valid_sample(self, valid: list[Request], seed: int) -> list[Request]:
         """The validation requests for checkpoint selection; none when there is one epoch.
@@ -261,9 +358,7 @@ class PromptedYesNoRecommender(Recommender):
     def score(self, requests: Sequence[Request], context: RunContext) -> np.ndarray:
         from harness.llm import count_tokens
 
-        scoring = self.scoring_requests(
-            [r.history for r in requests], [r.candidates for r in requests], self.dataset, context
-        )
+        scoring = self.requests_for(requests, self.dataset, context)
         # one "request" to the LLM is one (history, candidate) prompt
         lengths = count_tokens(self.lm, [s.prefix + c for s in scoring for c in s.continuations])
         context.record_cost("prompt_tokens_per_request", float(np.mean(lengths)))

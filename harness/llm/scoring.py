@@ -99,7 +99,7 @@ def score_yes_no(
     results = [np.empty(0, dtype=np.float64) for _ in requests]
     todo = sorted((e for e in encoded if e.tails), key=lambda e: len(e.shared), reverse=True)
     pad_id = _pad_id(lm.tokenizer)
-    backbone = _Backbone(model)
+    backbone = Backbone(model)
     step = max(1, users_per_batch)
     bar = tqdm(total=len(todo), desc="scoring", unit="user", disable=None if progress else True)
     with bar, _eval_mode(model), torch.inference_mode():
@@ -145,7 +145,7 @@ def _chunk(tails: list[list[int]], budget: int) -> list[list[int]]:
     return chunks
 
 
-class _Backbone:
+class Backbone:
     """The decoder stack and output head of a causal LM (peft-wrapped or not)."""
 
     def __init__(self, model: torch.nn.Module):
@@ -190,7 +190,7 @@ class _Backbone:
 
 
 def _score_batch(
-    backbone: _Backbone, batch: list[_Encoded], answer_ids: tuple[int, int], pad_id: int
+    backbone: Backbone, batch: list[_Encoded], answer_ids: tuple[int, int], pad_id: int
 ) -> Iterator[tuple[_Encoded, np.ndarray]]:
     """Prefill the batch's prefixes once, then score candidate chunks against that cache."""
     # Users with the most chunks first: later rounds then keep a leading block of cache rows.
@@ -239,7 +239,7 @@ def _pack(
     prefix_lengths: list[int],
     width: int,
     pad_id: int,
-    backbone: _Backbone,
+    backbone: Backbone,
 ) -> _Packed:
     """Lay each user's candidate tails end to end in one row, with positions and a block mask.
 

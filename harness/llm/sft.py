@@ -1,9 +1,12 @@
-"""LoRA supervised fine-tuning on (prompt, yes/no answer) pairs with peft and the HF Trainer.
+"""LoRA supervised fine-tuning on yes/no prompt groups with peft and the HF Trainer.
 
-Using the Trainer means ``accelerate launch`` / ``torchrun`` (data parallel)
-and DeepSpeed work without code changes. The prompt is tokenized exactly as
-the scorer tokenizes it (:func:`harness.llm.tokens.encode` on the whole
-text), so training and scoring see the same tokens.
+Training rows are shared-prefix packed (:mod:`harness.llm.packing`): a
+prompt prefix once, then its candidate tails. The schedule warms up and then
+decays; every step's loss, learning rate and examples seen go to a training
+log, and the run's summary (first, last and final loss against the label
+prior's loss, tokens per second) comes back as a :class:`TrainingReport`, so
+anyone can see whether a row learned. The prompt is tokenized exactly as the
+scorer tokenizes it, so training and scoring see the same tokens.
 """
 
 from __future__ import annotations
@@ -19,15 +22,25 @@ from typing import Literal
 import torch
 
 from harness.llm.loading import LoadedModel
-from harness.llm.tokens import encode
+from harness.llm.packing import (
+    Loss,
+    PackedCollator,
+    PromptGroup,
+    packed_loss,
+    row_tokens,
+    tokenize_groups,
+)
 
 log = logging.getLogger(__name__)
-IGNORE = -100
 
 
 @dataclass(frozen=True)
 class SFTSettings:
-    """The paper's defaults: LoRA r=8, alpha=16, dropout 0.05, lr 1e-4."""
+    """LoRA r=8, alpha=16, dropout 0.05 (the paper's); ``batch_size`` counts packed rows.
+
+    The schedule warms up linearly over ``warmup`` (a fraction of all steps),
+    then decays (``schedule``: any HF scheduler name, e.g. cosine, linear).
+    """
 
     epochs: int = 1
     lr: float = 1e-4
@@ -37,8 +50,81 @@ class SFTSettings:
     lora_alpha: int = 16
     lora_dropout: float = 0.05
     loss_on: Literal["answer", "full"] = "answer"
+    loss: Loss = "pointwise"
+    packing: bool = True
+    schedule: str = "cosine"
+    warmup: float = 0.05
     gradient_checkpointing: bool = False
     seed: int = 0
+
+    def __post_init__(self):
+        if self.loss == "listwise" and not self.packing:
+            raise ValueError("loss=listwise needs packing (the tails of a prefix share a row)")
+        if self.loss_on == "full" and (self.packing or self.loss != "pointwise"):
+            raise ValueError("loss_on=full needs packing=false and loss=pointwise")
+        if not 0 <= self.warmup < 1:
+            raise ValueError("warmup must be a fraction in [0, 1)")
+
+
+@dataclass
+class TrainingReport:
+    """What a trained row records, so anyone can see whether it learned.
+
+    ``final_loss`` is the mean loss over the last tenth of the steps;
+    ``prior_loss`` is the loss of predicting the label prior alone (the
+    binary entropy of the positive rate for the pointwise loss, ln of the
+    group size for the listwise one). A final loss not below it means the row
+    learned nothing beyond how often the answer is "yes".
+    """
+
+    steps: int
+    examples: int
+    epochs: int
+    tokens: int
+    seconds: float
+    first_loss: float | None
+    last_loss: float | None
+    final_loss: float | None
+    prior_loss: float
+    log: list[dict]
+    validation: list[dict]
+
+    @property
+    def learned(self) -> bool:
+        return self.final_loss is not None and self.final_loss < self.prior_loss
+
+    def summary(self) -> dict:
+        """The report without the per-step log (for results.json's row costs)."""
+        return {
+            "train_examples": self.examples,
+            "train_steps": self.steps,
+            "train_epochs": self.epochs,
+            "train_tokens": self.tokens,
+            "train_tokens_per_s": self.tokens / self.seconds if self.seconds else 0.0,
+            "train_loss_first": self.first_loss,
+            "train_loss_last": self.last_loss,
+            "train_loss_final": self.final_loss,
+            "train_loss_prior": self.prior_loss,
+        }
+
+
+def prior_loss(rows: Sequence[dict], loss: Loss) -> float:
+    """The loss of a model that knows only the label prior (see :class:`TrainingReport`)."""
+    if loss == "listwise":
+        return sum(math.log(len(r["tails"])) for r in rows) / len(rows)
+    labels = [label for r in rows for label in r["labels"]]
+    p = sum(labels) / len(labels)
+    if p in (0.0, 1.0):
+        return 0.0
+    return -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+def final_loss(losses: Sequence[float]) -> float | None:
+    """Mean loss over the last tenth of the steps (at least one step)."""
+    if not losses:
+        return None
+    tail = max(1, math.ceil(len(losses) / 10))
+    return sum(losses[-tail:]) / tail
 
 
 def attention_projections(model: torch.nn.Module) -> list[str]:
@@ -58,79 +144,6 @@ def attention_projections(model: torch.nn.Module) -> list[str]:
     if not names:
         raise ValueError(f"found no attention projections in {type(model).__name__}")
     return sorted(names)
-
-
-def tokenize_examples(
-    tokenizer, prompts: Sequence[str], answer_ids: Sequence[int], loss_on: str
-) -> list[dict[str, list[int]]]:
-    """input_ids = prompt tokens + answer token; labels mask all but the answer (or nothing)."""
-    rows = encode(tokenizer, list(prompts))
-    examples = []
-    for ids, answer in zip(rows, answer_ids):
-        input_ids = ids + [int(answer)]
-        labels = list(input_ids) if loss_on == "full" else [IGNORE] * len(ids) + [int(answer)]
-        examples.append({"input_ids": input_ids, "labels": labels})
-    return examples
-
-
-class _PadCollator:
-    """Left-pad a batch to its own longest row (never to a fixed length).
-
-    Left padding puts every answer token in the last column, so the answer
-    loss needs the output head at one position only; positions are counted
-    from each row's first real token. The attention mask is 4D: causal over
-    the real tokens, and each padding position sees itself. Without that, a
-    padding position's softmax row is empty, and on CUDA the fused SDPA
-    kernels return NaN gradients for long runs of such rows (seen on an H100).
-    """
-
-    def __init__(self, pad_id: int, dtype: torch.dtype = torch.float32):
-        self.pad_id = pad_id
-        self.dtype = dtype
-
-    def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-        width = max(len(b["input_ids"]) for b in batch)
-        ids, labels, real = [], [], []
-        for b in batch:
-            pad = width - len(b["input_ids"])
-            ids.append([self.pad_id] * pad + b["input_ids"])
-            labels.append([IGNORE] * pad + b["labels"])
-            real.append([False] * pad + [True] * len(b["input_ids"]))
-        is_real = torch.tensor(real)
-        return {
-            "input_ids": torch.tensor(ids),
-            "labels": torch.tensor(labels),
-            "attention_mask": self.attention_mask(is_real),
-            "position_ids": (is_real.cumsum(-1) - 1).clamp(min=0),
-        }
-
-    def attention_mask(self, is_real: torch.Tensor) -> torch.Tensor:
-        """(rows, 1, width, width) additive mask: 0 where attention is allowed."""
-        width = is_real.shape[1]
-        causal = torch.ones(width, width, dtype=torch.bool).tril()
-        allowed = causal[None] & is_real[:, None, :]
-        allowed |= torch.eye(width, dtype=torch.bool)[None]
-        mask = torch.zeros(allowed.shape, dtype=self.dtype)
-        mask.masked_fill_(~allowed, torch.finfo(self.dtype).min)
-        return mask[:, None]
-
-
-def answer_loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Cross entropy of the answer token only, from the logits of one position per row.
-
-    ``logits_to_keep=2`` keeps the logits of the last two positions; the
-    first of them predicts the answer (the last token). This skips the
-    vocabulary-wide head at every other position, which is most of the
-    memory of a full causal-LM loss.
-    """
-    out = model(
-        input_ids=inputs["input_ids"],
-        attention_mask=inputs["attention_mask"],
-        position_ids=inputs["position_ids"],
-        logits_to_keep=2,
-    )
-    logits = out.logits[:, 0, :].float()
-    return torch.nn.functional.cross_entropy(logits, inputs["input_ids"][:, -1])
 
 
 def _checkpointing_args(arguments_class, enabled: bool) -> dict:
@@ -153,22 +166,29 @@ def fresh_model(lm: LoadedModel) -> torch.nn.Module:
 
 def train_lora(
     lm: LoadedModel,
-    prompts: Sequence[str],
-    answer_ids: Sequence[int],
+    groups: Sequence[PromptGroup],
     settings: SFTSettings,
     output_dir: Path,
-    validate: Callable[[torch.nn.Module], float] | None = None,
+    validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
     progress: bool = True,
-) -> tuple[torch.nn.Module, list[dict]]:
-    """Fine-tune LoRA adapters; keep the epoch with the best ``validate`` score.
+) -> tuple[torch.nn.Module, TrainingReport]:
+    """Fine-tune LoRA adapters; keep the epoch with the best validation ``recall@3``.
 
-    Returns the peft model (best adapter loaded) and a per-epoch history. The
-    best adapter is saved in ``output_dir / "adapter"``.
+    Returns the peft model (best adapter loaded) and the training report; the
+    best adapter is saved in ``output_dir / "adapter"`` and the per-step log in
+    ``output_dir / "training_log.jsonl"``.
     """
+    import json
+    import time
+
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
     from peft.utils import get_peft_model_state_dict
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
+    from harness.llm.tokens import answer_token_ids
+
+    if not groups:
+        raise ValueError("no training examples")
     torch.manual_seed(settings.seed)
     base = fresh_model(lm)
     config = LoraConfig(
@@ -179,20 +199,56 @@ def train_lora(
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(base, config)
-    examples = tokenize_examples(lm.tokenizer, prompts, answer_ids, settings.loss_on)
+    yes_no = answer_token_ids(lm.tokenizer, "yes", "no")
+    rows = tokenize_groups(lm.tokenizer, groups, yes_no, packed=settings.packing)
+    examples = sum(len(r["tails"]) for r in rows)
     pad_id = lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id or 0
     output_dir.mkdir(parents=True, exist_ok=True)
-    history: list[dict] = []
+    per_step = settings.batch_size * settings.grad_accum
+    steps_per_epoch = math.ceil(len(rows) / per_step)
+    total_steps = steps_per_epoch * settings.epochs
+    step_log: list[dict] = []
+    validation: list[dict] = []
     best = {"score": -math.inf, "epoch": 0}
+
+    def examples_seen(step: int) -> int:
+        epoch, within = divmod(step, steps_per_epoch)
+        if within == 0 and epoch:
+            return epoch * examples
+        done = min(within * per_step, len(rows))
+        return epoch * examples + sum(len(r["tails"]) for r in rows[:done])
+
+    class LogSteps(TrainerCallback):
+        """Every optimizer step's loss and lr; fail at the first NaN/inf loss or gradient norm."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            for key in ("loss", "grad_norm"):
+                value = logs.get(key)
+                if value is not None and not math.isfinite(float(value)):
+                    raise FloatingPointError(
+                        f"LoRA training diverged at step {state.global_step}: {key} is {value} "
+                        "(try a lower lr)"
+                    )
+            if "loss" in logs:
+                step_log.append(
+                    {
+                        "step": state.global_step,
+                        "loss": float(logs["loss"]),
+                        "lr": float(logs.get("learning_rate", 0.0)),
+                        "examples": examples_seen(state.global_step),
+                    }
+                )
 
     class SelectOnValidation(TrainerCallback):
         def on_epoch_end(self, args, state, control, **kwargs):
             epoch = round(state.epoch or 0)
-            loss = next((h["loss"] for h in reversed(state.log_history) if "loss" in h), None)
+            scores = validate(model) if validate else None
+            recent = [e["loss"] for e in step_log[-steps_per_epoch:]]
+            validation.append({"epoch": epoch, "train_loss": final_loss(recent), **(scores or {})})
+            log.info("epoch %d: validation %s", epoch, scores)
             # without a validation set the latest epoch is kept
-            score = validate(model) if validate else None
-            history.append({"epoch": epoch, "train_loss": loss, "validation": score})
-            log.info("epoch %d: train loss %s, validation %s", epoch, loss, score)
+            score = scores["recall@3"] if scores else None
             if score is None or score > best["score"]:
                 best.update(score=-math.inf if score is None else score, epoch=epoch)
                 model.save_pretrained(output_dir / "adapter")
@@ -201,18 +257,6 @@ def train_lora(
                 }
             model.train()
 
-    class StopOnNonFinite(TrainerCallback):
-        """Fail at the first NaN/inf loss or gradient norm, not with garbage scores later."""
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            for key in ("loss", "grad_norm"):
-                value = (logs or {}).get(key)
-                if value is not None and not math.isfinite(float(value)):
-                    raise FloatingPointError(
-                        f"LoRA training diverged at step {state.global_step}: {key} is {value} "
-                        "(try a lower lr)"
-                    )
-
     use_cpu = lm.device.type == "cpu"
     args = TrainingArguments(
         output_dir=str(output_dir / "trainer"),
@@ -220,8 +264,8 @@ def train_lora(
         learning_rate=settings.lr,
         per_device_train_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.grad_accum,
-        lr_scheduler_type="constant",
-        warmup_steps=0,
+        lr_scheduler_type=settings.schedule,
+        warmup_steps=math.ceil(settings.warmup * total_steps),
         logging_steps=1,
         save_strategy="no",
         report_to=[],
@@ -235,22 +279,46 @@ def train_lora(
         dataloader_num_workers=0,
     )
 
-    class AnswerTrainer(Trainer):
+    class PackedTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
-            if settings.loss_on == "full":
-                return super().compute_loss(model, inputs, return_outputs, **kwargs)
-            loss = answer_loss(model, inputs)
+            loss = packed_loss(model, inputs, settings.loss, yes_no)
             return (loss, None) if return_outputs else loss
 
-    trainer = AnswerTrainer(
+    trainer = PackedTrainer(
         model=model,
         args=args,
-        train_dataset=examples,
-        data_collator=_PadCollator(pad_id, lm.dtype),
-        callbacks=[StopOnNonFinite(), SelectOnValidation()],
+        train_dataset=rows,
+        data_collator=PackedCollator(pad_id, lm.dtype, full_text=settings.loss_on == "full"),
+        callbacks=[LogSteps(), SelectOnValidation()],
     )
+    started = time.perf_counter()
     trainer.train()
+    seconds = time.perf_counter() - started
     if "state" in best:
         set_peft_model_state_dict(model, best.pop("state"))
     model.eval()
-    return model, history
+    losses = [e["loss"] for e in step_log]
+    report = TrainingReport(
+        steps=len(step_log),
+        examples=examples * settings.epochs,
+        epochs=settings.epochs,
+        tokens=sum(map(row_tokens, rows)) * settings.epochs,
+        seconds=seconds,
+        first_loss=losses[0] if losses else None,
+        last_loss=losses[-1] if losses else None,
+        final_loss=final_loss(losses),
+        prior_loss=prior_loss(rows, settings.loss),
+        log=step_log,
+        validation=validation,
+    )
+    with (output_dir / "training_log.jsonl").open("w") as handle:
+        for entry in step_log:
+            handle.write(json.dumps(entry) + "\n")
+    if not report.learned:
+        log.warning(
+            "final training loss %.4f is not below the label prior's %.4f: the row learned "
+            "nothing beyond how often the answer is yes",
+            report.final_loss or math.nan,
+            report.prior_loss,
+        )
+    return model, report

@@ -67,10 +67,28 @@ class LLMTRSR(PromptedYesNoRecommender):
             self._summarizer = reg.factory(options)
         return self._summarizer
 
+    def aligned(self, history: np.ndarray, offset: int) -> np.ndarray:
+        """The history from its first block boundary at a fixed position of the sequence.
+
+        Blocks start at multiples of ``block_size`` in the user's whole
+        sequence, so two windows of one user (training targets one item apart,
+        the validation and the test request) cut the same full blocks: each is
+        summarized once per user and read from the cache afterwards, and only
+        the newest partial block and the merge are new. The items before the
+        first boundary (fewer than a block) stay out of the summary; the
+        recent-items section still shows the newest ones.
+        """
+        skip = -offset % self.options.block_size
+        return history[skip:] if skip < len(history) else history
+
     def summaries(
-        self, histories: Sequence[np.ndarray], dataset: Dataset, context: RunContext
+        self,
+        histories: Sequence[np.ndarray],
+        offsets: Sequence[int],
+        dataset: Dataset,
+        context: RunContext,
     ) -> list[str]:
-        texts = [dataset.catalog.texts(h) for h in histories]
+        texts = [dataset.catalog.texts(self.aligned(h, o)) for h, o in zip(histories, offsets)]
         summarizer = self.summarizer()
         summaries = summarizer.summarize(texts, context, dataset.domain)
         counts = getattr(summarizer, "generation_counts", lambda: None)()
@@ -85,7 +103,7 @@ class LLMTRSR(PromptedYesNoRecommender):
             )
         return summaries
 
-    def sections(self, histories, candidates, dataset, context):
+    def sections(self, histories, offsets, candidates, dataset, context):
         recent = self.options.recent_items
         recent_lines = [
             numbered(dataset.catalog.texts(h[-recent:])) if recent and len(h) else ""
@@ -94,7 +112,8 @@ class LLMTRSR(PromptedYesNoRecommender):
         if self.options.summarizer == "none":
             return [[("Recent Items", lines or "(none)")] for lines in recent_lines]
         out = []
-        for summary, lines in zip(self.summaries(histories, dataset, context), recent_lines):
+        summaries = self.summaries(histories, offsets, dataset, context)
+        for summary, lines in zip(summaries, recent_lines):
             parts = [("Preference Summary", summary)]
             if recent:
                 parts.append(("Recent Items", lines or "(none)"))

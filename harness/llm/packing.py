@@ -1,0 +1,213 @@
+"""Shared-prefix packed training rows: the training twin of shared-prefix scoring.
+
+A training example is (prompt prefix, candidate tail, yes/no). The examples of
+one request share their prefix (instruction, summary or history) and differ
+only in the candidate's short tail. A packed row holds the prefix once,
+followed by every tail of the group; a block attention mask lets each tail see
+the prefix and its own earlier tokens only, and each tail's position ids
+restart right after the prefix. So every tail's answer logit is exactly the
+one its own separate prompt would give, at a fraction of the tokens.
+
+Unpacked rows (``packed=False``) are the same structure with one tail per row,
+so the packed and the one-prompt-per-example paths share every line of the
+model call and the loss.
+
+The split between prefix and tails is taken from the tokens of each full
+prompt, as in :mod:`harness.llm.scoring`, so training sees the very tokens
+the scorer sees.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from harness.llm.scoring import Backbone
+from harness.llm.tokens import encode
+
+IGNORE = -100
+Loss = Literal["pointwise", "listwise"]
+
+
+@dataclass(frozen=True)
+class PromptGroup:
+    """One prompt prefix, its candidate continuations and whether each is a "yes"."""
+
+    prefix: str
+    continuations: tuple[str, ...]
+    labels: tuple[bool, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.continuations) != len(self.labels):
+            raise ValueError("a prompt group needs one label per continuation")
+        if not self.continuations:
+            raise ValueError("a prompt group needs at least one continuation")
+
+
+def tokenize_groups(
+    tokenizer,
+    groups: Sequence[PromptGroup],
+    answer_ids: tuple[int, int],
+    packed: bool = True,
+) -> list[dict]:
+    """Token rows for the collator: ``{"prefix", "tails", "answers", "labels"}`` each.
+
+    Packed: one row per group, the group's longest common token prefix shared.
+    Unpacked: one row per example (its whole prompt, the last token as the tail).
+    """
+    texts = [g.prefix + c for g in groups for c in g.continuations]
+    ids = encode(tokenizer, texts)
+    rows, start = [], 0
+    yes_id, no_id = answer_ids
+    for group in groups:
+        prompts = ids[start : start + len(group.continuations)]
+        start += len(prompts)
+        answers = [yes_id if label else no_id for label in group.labels]
+        if min(map(len, prompts)) == 0:
+            raise ValueError("a training prompt is empty")
+        if packed:
+            shared = min(len(os.path.commonprefix(prompts)), min(map(len, prompts)) - 1)
+            rows.append(
+                {
+                    "prefix": prompts[0][:shared],
+                    "tails": [p[shared:] for p in prompts],
+                    "answers": answers,
+                    "labels": list(group.labels),
+                }
+            )
+        else:
+            rows += [
+                {"prefix": p[:-1], "tails": [p[-1:]], "answers": [a], "labels": [label]}
+                for p, a, label in zip(prompts, answers, group.labels)
+            ]
+    return rows
+
+
+def row_tokens(row: dict) -> int:
+    """Tokens the model processes for one collated row (its prefix once, every tail)."""
+    return len(row["prefix"]) + sum(map(len, row["tails"]))
+
+
+class PackedCollator:
+    """Left-pad rows to the batch's longest (never a fixed length), with a block mask.
+
+    The mask is 4D and additive: a prefix token sees earlier prefix tokens, a
+    tail token sees the prefix and its own tail up to itself, and each padding
+    token sees only itself, so no softmax row is empty (on CUDA, empty rows
+    in fused attention kernels can give NaN gradients).
+    ``full_text`` adds next-token labels over the whole row (one tail per row
+    only): the full-text loss ablation.
+    """
+
+    def __init__(self, pad_id: int, dtype: torch.dtype = torch.float32, full_text: bool = False):
+        self.pad_id = pad_id
+        self.dtype = dtype
+        self.full_text = full_text
+
+    def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
+        width = max(map(row_tokens, batch))
+        ids, segments, positions = [], [], []
+        ends, answers, groups, labels = [], [], [], []
+        for r, row in enumerate(batch):
+            prefix = row["prefix"]
+            row_ids, row_segments = list(prefix), [0] * len(prefix)
+            row_positions = list(range(len(prefix)))
+            for s, tail in enumerate(row["tails"], start=1):
+                row_ids += tail
+                row_segments += [s] * len(tail)
+                row_positions += range(len(prefix), len(prefix) + len(tail))
+                ends.append((r, len(row_ids) - 1))
+            pad = width - len(row_ids)
+            ends[len(ends) - len(row["tails"]) :] = [
+                (r, c + pad) for r, c in ends[len(ends) - len(row["tails"]) :]
+            ]
+            ids.append([self.pad_id] * pad + row_ids)
+            segments.append([-1] * pad + row_segments)
+            positions.append([0] * pad + row_positions)
+            answers += row["answers"]
+            labels += row["labels"]
+            groups += [r] * len(row["tails"])
+        input_ids = torch.tensor(ids)
+        out = {
+            "input_ids": input_ids,
+            "attention_mask": self.attention_mask(torch.tensor(segments)),
+            "position_ids": torch.tensor(positions),
+            "answer_rows": torch.tensor([r for r, _ in ends]),
+            "answer_cols": torch.tensor([c for _, c in ends]),
+            "answer_ids": torch.tensor(answers),
+            "answer_groups": torch.tensor(groups),
+            "answer_labels": torch.tensor(labels, dtype=torch.bool),
+        }
+        if self.full_text:
+            if any(len(row["tails"]) != 1 for row in batch):
+                raise ValueError("the full-text loss needs one example per row (packing=false)")
+            targets = torch.full_like(input_ids, IGNORE)
+            real = torch.tensor(segments) >= 0
+            targets[:, :-1] = torch.where(real[:, 1:] & real[:, :-1], input_ids[:, 1:], IGNORE)
+            targets[:, -1] = out["answer_ids"]
+            out["labels"] = targets
+        return out
+
+    def attention_mask(self, segment: torch.Tensor) -> torch.Tensor:
+        """(rows, 1, width, width): 0 where a query may attend to a key, dtype-min elsewhere."""
+        width = segment.shape[1]
+        causal = torch.ones(width, width, dtype=torch.bool).tril()[None]
+        query, key = segment[:, :, None], segment[:, None, :]
+        allowed = causal & (query >= 0) & ((key == 0) | (key == query))
+        allowed |= torch.eye(width, dtype=torch.bool)[None]
+        mask = torch.zeros(allowed.shape, dtype=self.dtype)
+        mask.masked_fill_(~allowed, torch.finfo(self.dtype).min)
+        return mask[:, None]
+
+
+def packed_loss(
+    model: torch.nn.Module,
+    inputs: dict[str, torch.Tensor],
+    loss: Loss = "pointwise",
+    yes_no: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """The training loss of a collated batch.
+
+    ``pointwise`` (the paper's): cross entropy of each tail's answer token over
+    the vocabulary, averaged over tails. ``listwise``: per group, a softmax
+    over the tails' yes-vs-no log-odds (the quantity P(yes) ranks by), and the
+    negative log-probability of the positive tails, averaged over groups.
+    With ``labels`` in ``inputs`` (full-text ablation), the causal LM loss
+    over every real token. Only the answer positions go through the output
+    head, so no vocabulary-wide logits are kept for the whole row.
+    """
+    backbone = Backbone(model)
+    hidden = backbone.decoder(
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs["attention_mask"],
+        position_ids=inputs["position_ids"],
+        use_cache=False,
+    ).last_hidden_state
+    if "labels" in inputs:
+        logits = backbone.head(hidden).float()
+        return torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), inputs["labels"].flatten(), ignore_index=IGNORE
+        )
+    at_answers = hidden[inputs["answer_rows"], inputs["answer_cols"]]
+    if loss == "pointwise":
+        logits = backbone.head(at_answers).float()
+        return torch.nn.functional.cross_entropy(logits, inputs["answer_ids"])
+    if yes_no is None:
+        raise ValueError("the listwise loss needs the yes/no token ids")
+    pair = backbone.answer_logits(at_answers, yes_no)
+    log_odds = pair[:, 0] - pair[:, 1]
+    groups, labels = inputs["answer_groups"], inputs["answer_labels"]
+    terms = []
+    for group in torch.unique(groups):
+        members = groups == group
+        if not labels[members].any():
+            continue  # a group without a positive has nothing to rank first
+        log_p = torch.log_softmax(log_odds[members], dim=0)
+        terms.append(-log_p[labels[members]].mean())
+    if not terms:
+        raise ValueError("the listwise loss needs at least one positive per batch")
+    return torch.stack(terms).mean()
