@@ -13,7 +13,9 @@ tokens each, on the embedded model. The three ways must give the same P(yes)
 
 Environment: ``HARNESS_BENCH_DTYPE`` (default ``float32``; ``auto`` gives
 bf16 where the hardware runs it), ``HARNESS_BENCH_USERS`` (default 2),
-``HARNESS_BENCH_REFERENCE_USERS`` (default 1; the reference is the slow one).
+``HARNESS_BENCH_REFERENCE_USERS`` (default 1; the reference is the slow one),
+``HARNESS_BENCH_ROUNDS`` (default 1; every way gets the same rounds, timed by
+its fastest round).
 Run: ``pytest benchmarks/bench_llm_scoring.py -p no:randomly``.
 """
 
@@ -33,6 +35,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 DTYPE = os.environ.get("HARNESS_BENCH_DTYPE", "float32")
 N_USERS = int(os.environ.get("HARNESS_BENCH_USERS", "2"))
 N_REFERENCE_USERS = int(os.environ.get("HARNESS_BENCH_REFERENCE_USERS", "1"))
+ROUNDS = int(os.environ.get("HARNESS_BENCH_ROUNDS", "1"))  # the same for all three ways
 PREFIX_WORDS, N_CANDIDATES, CANDIDATE_WORDS = 400, 21, 26
 REFERENCE_LENGTH = 2048
 YES, NO = " yes", " no"
@@ -150,7 +153,7 @@ def run(benchmark, lm, method, requests, rounds: int) -> None:
 
 @pytest.mark.benchmark(group="llm-scoring")
 def test_shared_prefix(benchmark, lm, requests):
-    run(benchmark, lm, shared_prefix_scores, requests, rounds=3)
+    run(benchmark, lm, shared_prefix_scores, requests, rounds=ROUNDS)
     prefix_tokens = count_tokens(lm, [r.prefix for r in requests])
     tails = count_tokens(lm, [r.prefix + c for r in requests for c in r.continuations])
     benchmark.extra_info.update(
@@ -161,12 +164,12 @@ def test_shared_prefix(benchmark, lm, requests):
 
 @pytest.mark.benchmark(group="llm-scoring")
 def test_plain_batching(benchmark, lm, requests):
-    run(benchmark, lm, plain_batched_scores, requests, rounds=1)
+    run(benchmark, lm, plain_batched_scores, requests, rounds=ROUNDS)
 
 
 @pytest.mark.benchmark(group="llm-scoring")
 def test_reference_padded_2048(benchmark, lm, requests):
-    run(benchmark, lm, reference_scores, requests[:N_REFERENCE_USERS], rounds=1)
+    run(benchmark, lm, reference_scores, requests[:N_REFERENCE_USERS], rounds=ROUNDS)
 
 
 def test_report(report, lm, requests):

@@ -28,7 +28,8 @@ import numpy as np
 import pytest
 
 from harness.costs import PeakMemory, cuda_allocated, release_freed_memory
-from harness.llm import answer_token_ids, chat_prompt, count_tokens, generate
+from harness.llm import chat_prompt, count_tokens, generate
+from harness.llm.packing import PromptGroup
 from harness.llm.pointwise import INSTRUCTIONS, numbered
 from harness.llm.sft import SFTSettings, train_lora
 from llm_trsr.summarizers import HierarchicalSummarizer, RecurrentSummarizer, SummarizerOptions
@@ -109,11 +110,11 @@ def test_summaries_one_user_at_a_time(benchmark, lm, histories, mode):
 
 
 @pytest.fixture(scope="module")
-def sft_examples(lm, ml100k) -> tuple[list[str], list[int]]:
-    """Prompts shaped like LLM-TRSR's: instruction, a summary-sized block, recent items, candidate."""
+def sft_examples(lm, ml100k) -> list[PromptGroup]:
+    """Prompts shaped like LLM-TRSR's: instruction, a summary-sized block, recent items,
+    candidate; one prompt per example (the full-text loss cannot share a prefix)."""
     rng = np.random.default_rng(1)
-    yes_id, no_id = answer_token_ids(lm.tokenizer, "yes", "no")
-    prompts, answers = [], []
+    groups = []
     for i in range(N_TRAIN):
         seq = ml100k.sequences[int(rng.integers(len(ml100k.sequences)))]
         summary = "The user likes " + ", ".join(ml100k.catalog.texts(seq[:6]))
@@ -122,14 +123,15 @@ def sft_examples(lm, ml100k) -> tuple[list[str], list[int]]:
             f"[Recent Items]\n{numbered(ml100k.catalog.texts(seq[-5:]))}\n"
             f"[Candidate Item]\n{ml100k.catalog.text(int(rng.integers(len(ml100k.catalog))))}"
         )
-        prompts.append(chat_prompt(lm.tokenizer, body))
-        answers.append(yes_id if i % 2 == 0 else no_id)
-    return prompts, answers
+        prompt = chat_prompt(lm.tokenizer, body)
+        groups.append(PromptGroup(prompt[:-1], (prompt[-1],), (i % 2 == 0,)))
+    return groups
 
 
 def train(benchmark, lm, sft_examples, tmp_path, loss_on: str) -> None:
-    prompts, answers = sft_examples
-    settings = SFTSettings(epochs=1, batch_size=8, loss_on=loss_on)
+    groups = sft_examples
+    settings = SFTSettings(epochs=1, batch_size=8, loss_on=loss_on, packing=False)
+    prompts = [g.prefix + g.continuations[0] for g in groups]
     tokens = sum(count_tokens(lm.tokenizer, prompts)) + len(prompts)
     release_freed_memory()
     cuda_before = cuda_allocated()
@@ -138,7 +140,7 @@ def train(benchmark, lm, sft_examples, tmp_path, loss_on: str) -> None:
         start = time.perf_counter()
         benchmark.pedantic(
             train_lora,
-            args=(lm, prompts, answers, settings, tmp_path),
+            args=(lm, groups, settings, tmp_path),
             kwargs={"progress": False},
             rounds=1,
             iterations=1,

@@ -93,3 +93,11 @@ def test_paired_test_detects_a_real_difference():
     result = paired_test(a + 0.1, a + rng.normal(0, 0.01, 200))
     assert result["t_p"] < 1e-6 and result["mean_diff"] > 0
     assert paired_test(a, a)["t_p"] == 1.0
+
+
+def test_holm_adjustment_by_hand():
+    from harness.metrics import holm
+
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []

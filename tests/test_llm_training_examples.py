@@ -1,0 +1,112 @@
+"""Training examples for the LLM rows, and the block alignment that lets them share summaries.
+
+No model is loaded: examples are plain data, and summaries come from a scripted generator.
+"""
+
+import numpy as np
+import pytest
+from test_summarizers import Script
+
+from harness.llm.generation_cache import CachedGenerator
+from harness.llm.pointwise import LLMOptions
+from harness.recommender import RunContext
+from harness.splits import SplitConfig, build_split, read_split, write_split
+from harness_baselines.truncated_llm import TruncatedLLM, TruncatedOptions
+from llm_trsr.recommender import LLMTRSR, TRSROptions
+from llm_trsr.summarizers import HierarchicalSummarizer, RecurrentSummarizer, SummarizerOptions
+
+
+@pytest.fixture(scope="module")
+def split(ml100k):
+    return build_split(ml100k, SplitConfig(seed=0, users=20, history=25))
+
+
+def test_examples_take_the_newest_targets_with_their_own_windows(split, ml100k):
+    data = split.train_data()
+    rec = TruncatedLLM(TruncatedOptions(train_sequences=30, examples_per_user=3, negatives=4))
+    examples = rec.training_examples(data, seed=0)
+    whole = dict(zip(ml100k.sequence_ids, ml100k.sequences))
+    by_target = {}
+    for e in examples:
+        assert e.labels == (True, False, False, False, False)
+        assert len(set(e.candidates)) == 5
+        by_target.setdefault(len(e.history) + e.offset, []).append(e)
+    assert len(examples) == 90  # 30 users x 3 targets (every sampled user has > 3 items)
+    for index, seq in enumerate(data.train):
+        mine = [
+            e
+            for e in examples
+            if e.offset + len(e.history) <= len(seq)
+            and np.array_equal(seq[e.offset : e.offset + len(e.history)], e.history)
+            and e.candidates[0] == seq[e.offset + len(e.history)]
+        ]
+        if not mine:
+            continue
+        positions = [e.offset + len(e.history) for e in mine]
+        assert positions[:3] == [len(seq) - 1, len(seq) - 2, len(seq) - 3]  # newest first
+        for e in mine[:3]:
+            assert len(e.history) == min(25, e.offset + len(e.history))  # the full window
+            # negatives avoid the whole sequence, held-out validation and test items included
+            full = set(whole[data.train_ids[index]].tolist())
+            assert not full & set(e.candidates[1:])
+
+
+def test_negatives_are_seeded(split):
+    data = split.train_data()
+    rec = TruncatedLLM(TruncatedOptions(train_sequences=10))
+    first, again = rec.training_examples(data, 0), rec.training_examples(data, 0)
+    assert [e.candidates for e in first] == [e.candidates for e in again]
+    assert [e.candidates for e in first] != [e.candidates for e in rec.training_examples(data, 1)]
+
+
+def test_requests_record_where_their_history_starts(split, ml100k, tmp_path):
+    write_split(split, tmp_path / "split.json")
+    again = read_split(tmp_path / "split.json", ml100k)
+    whole = dict(zip(ml100k.sequence_ids, ml100k.sequences))
+    for r, s in zip(split.test + split.valid, again.test + again.valid):
+        assert r.offset == s.offset
+        seq = whole[r.sequence_id]
+        assert np.array_equal(seq[r.offset : r.offset + len(r.history)], r.history)
+    assert any(r.offset > 0 for r in split.test)
+
+
+def test_option_checks():
+    with pytest.raises(ValueError, match="listwise needs packing"):
+        LLMOptions(loss="listwise", packing=False)
+    with pytest.raises(ValueError, match="negatives must be at least 1"):
+        LLMOptions(negatives=0)
+    with pytest.raises(ValueError, match="warmup"):
+        LLMOptions(warmup=1.5)
+
+
+class FakeCatalog:
+    def texts(self, items):
+        return [f"item{int(i)}" for i in items]
+
+
+class FakeDataset:
+    catalog = FakeCatalog()
+    domain = "movies"
+
+
+@pytest.mark.parametrize(
+    ("summarizer", "new_prompts"),
+    [(HierarchicalSummarizer, 2), (RecurrentSummarizer, 1)],
+)
+def test_windows_one_item_apart_share_their_full_blocks(tmp_path, summarizer, new_prompts):
+    """Two targets of one user one item apart: only the newest partial block and the
+    merge (hierarchical) or the last update (recurrent) are generated for the second."""
+    rec = LLMTRSR(TRSROptions(block_size=5))
+    cached = CachedGenerator(Script(), tmp_path / "g.sqlite", model="script", settings={})
+    rec._summarizer = summarizer(SummarizerOptions(block_size=5), generator=cached)
+    context = RunContext(progress=False, cache_dir=tmp_path)
+    sequence = np.arange(100, 140)
+    first = rec.summaries([sequence[8:33]], [8], FakeDataset(), context)
+    generated = cached.generated
+    assert generated >= 5
+    rec.summaries([sequence[9:34]], [9], FakeDataset(), context)
+    # at most the partial block and the merge (the scripted merge can repeat itself)
+    assert 1 <= cached.generated - generated <= new_prompts
+    assert all("item133" in prompt or "Combine" in prompt for prompt in cached._generate.calls[-1])
+    # the window's items before its first block boundary stay out of the summary
+    assert "item108" not in first[0] and "item109" not in first[0]
