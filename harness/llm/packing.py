@@ -113,18 +113,14 @@ class PackedCollator:
         ids, segments, positions = [], [], []
         ends, answers, groups, labels = [], [], [], []
         for r, row in enumerate(batch):
-            prefix = row["prefix"]
+            prefix, pad = row["prefix"], width - row_tokens(row)
             row_ids, row_segments = list(prefix), [0] * len(prefix)
             row_positions = list(range(len(prefix)))
             for s, tail in enumerate(row["tails"], start=1):
                 row_ids += tail
                 row_segments += [s] * len(tail)
                 row_positions += range(len(prefix), len(prefix) + len(tail))
-                ends.append((r, len(row_ids) - 1))
-            pad = width - len(row_ids)
-            ends[len(ends) - len(row["tails"]) :] = [
-                (r, c + pad) for r, c in ends[len(ends) - len(row["tails"]) :]
-            ]
+                ends.append((r, pad + len(row_ids) - 1))
             ids.append([self.pad_id] * pad + row_ids)
             segments.append([-1] * pad + row_segments)
             positions.append([0] * pad + row_positions)
