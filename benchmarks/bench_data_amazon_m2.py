@@ -50,9 +50,10 @@ def peak_rss_mb():
 
 t0 = time.perf_counter()
 import harness.runner  # loaded by every CLI command before a dataset is
+from harness.data.context import DatasetContext
 from harness.data.amazon_m2 import AmazonM2Options, load_amazon_m2
 t1 = time.perf_counter()
-dataset = load_amazon_m2(AmazonM2Options(), Path(sys.argv[1]))
+dataset = load_amazon_m2(AmazonM2Options(), DatasetContext(Path(sys.argv[1])))
 t2 = time.perf_counter()
 text = dataset.catalog.text(len(dataset.catalog) - 1)
 print(json.dumps({

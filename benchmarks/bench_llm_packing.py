@@ -24,9 +24,9 @@ import pytest
 
 from harness.llm import chat_prompt
 from harness.llm.packing import PromptGroup, row_tokens, tokenize_groups
-from harness.llm.pointwise import INSTRUCTIONS, numbered
 from harness.llm.sft import SFTSettings, train_lora
 from harness.llm.tokens import answer_token_ids
+from harness.llm_recommender import INSTRUCTIONS, numbered
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -30,8 +30,8 @@ import pytest
 from harness.costs import PeakMemory, cuda_allocated, release_freed_memory
 from harness.llm import chat_prompt, count_tokens, generate
 from harness.llm.packing import PromptGroup
-from harness.llm.pointwise import INSTRUCTIONS, numbered
 from harness.llm.sft import SFTSettings, train_lora
+from harness.llm_recommender import INSTRUCTIONS, numbered
 from llm_trsr.summarizers import HierarchicalSummarizer, RecurrentSummarizer, SummarizerOptions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

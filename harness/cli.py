@@ -179,6 +179,7 @@ def show(spec: str, data_dir: Path | None, dataset_options, tokenizer: str, as_j
     import json
 
     from harness.data.card import dataset_card, render_card, token_counter
+    from harness.data.context import DatasetContext
     from harness.runner import load_dataset
 
     name, options = parse_spec(spec)
@@ -187,7 +188,7 @@ def show(spec: str, data_dir: Path | None, dataset_options, tokenizer: str, as_j
         if not sep or not key.strip():
             raise click.UsageError(f"--dataset-option {pair!r}: expected KEY=VALUE")
         options[key.strip()] = value.strip()
-    dataset = load_dataset(name, options, data_dir, default_registry())
+    dataset = load_dataset(name, options, DatasetContext(data_dir), default_registry())
     count_tokens, label = token_counter(tokenizer)
     card = dataset_card(dataset, count_tokens, tokenizer=label)
     click.echo(json.dumps(card, indent=2) if as_json else render_card(card))
@@ -260,7 +261,9 @@ def split_options(func):
 
 def load_split(dataset_spec, data_dir, users, seed, history, cache_dir):
     """The same persisted split `harness evaluate` would use for these settings."""
-    from harness.runner import default_cache_dir, load_dataset, prepare_split
+    from harness.data.context import DatasetContext
+    from harness.paths import cache_root
+    from harness.runner import load_dataset, prepare_split
     from harness.splits import read_split
 
     name, options = parse_spec(dataset_spec)
@@ -270,20 +273,22 @@ def load_split(dataset_spec, data_dir, users, seed, history, cache_dir):
         data_dir=data_dir,
         split=SplitConfig(seed=seed, users=users, history=history),
     )
-    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    dataset = load_dataset(name, options, data_dir, default_registry())
+    cache_dir = cache_root(cache_dir)
+    context = DatasetContext(data_dir, cache_dir, seed=seed)
+    dataset = load_dataset(name, options, context, default_registry())
     split = read_split(prepare_split(dataset, experiment, cache_dir), dataset)
     return split, cache_dir
 
 
 def llm_recommender(spec: str):
-    """Instantiate an LLM recommender from a spec, for its prompts."""
+    """Instantiate a yes/no LLM recommender from a spec, for its prompts."""
     from harness.experiment import RunSpec
+    from harness.llm_recommender import PromptedYesNoRecommender
     from harness.runner import prepare_runs
 
     run = prepare_runs([RunSpec.from_spec(spec)], default_registry())[0]
-    if not hasattr(run.recommender, "scoring_requests"):
-        raise click.UsageError(f"{spec!r} is not an LLM recommender with prompts")
+    if not isinstance(run.recommender, PromptedYesNoRecommender):
+        raise click.UsageError(f"{spec!r} is not a yes/no LLM recommender with prompts")
     return run.recommender
 
 
@@ -294,42 +299,47 @@ def llm_recommender(spec: str):
     "spec",
     default="llm-trsr[summarizer=hierarchical]",
     show_default=True,
-    help="The LLM-TRSR run whose summaries to precompute.",
+    help="The run whose summaries to precompute: llm-trsr[summarizer=NAME,...] with any "
+    "registered summarizer.",
 )
 def summarize(dataset_spec, data_dir, users, seed, history, cache_dir, device, spec):
     """Precompute the preference summaries an LLM-TRSR run needs (cached by content).
 
-    Covers its training pairs, validation sample and test requests, so a later
-    `harness evaluate` with the same settings generates nothing.
+    Covers its training examples, validation sample and test requests, so a
+    later `harness evaluate` with the same settings generates nothing.
     """
     import time
 
     from harness.recommender import RunContext
+    from harness.summarizer import (
+        SUMMARY_PROMPTS,
+        SUMMARY_PROMPTS_GENERATED,
+        SUMMARY_TOKENS_GENERATED,
+    )
 
     split, cache_dir = load_split(dataset_spec, data_dir, users, seed, history, cache_dir)
     recommender = llm_recommender(spec)
-    if not hasattr(recommender, "summaries"):
+    if getattr(recommender.options, "summarizer", "none") == "none":
         raise click.UsageError(f"{spec!r} does not use a summarizer")
     context = RunContext(seed=seed, device=device, cache_dir=cache_dir)
-    data = split.train_data()
-    examples = recommender.training_examples(data, seed)
-    train_histories = [e.history for e in examples]
-    valid = recommender.valid_sample(data.valid, seed)
-    histories = train_histories + [r.history for r in valid] + [r.history for r in split.test]
-    offsets = [e.offset for e in examples] + [r.offset for r in valid + split.test]
+    requests = [r.unlabeled() for r in split.test]
     start = time.perf_counter()
-    summaries = recommender.summaries(histories, offsets, split.dataset, context)
+    counts = recommender.precompute(split.train_data(), requests, context)
     seconds = time.perf_counter() - start
-    generator = recommender.summarizer().generator(context)
-    from harness.llm import count_tokens
-
-    new_tokens = sum(count_tokens(recommender.summarizer().lm, generator.new_texts))
-    click.echo(
-        f"{len(summaries)} summaries ({len(train_histories)} train, {len(valid)} valid, "
-        f"{len(split.test)} test) in {seconds:.1f} s; {generator.generated} generations run, "
-        f"{new_tokens} tokens generated"
-        + (f" ({new_tokens / seconds:.1f} tokens/s)" if new_tokens else ", all from cache")
+    total = sum(counts.values())
+    line = (
+        f"{total} summaries ({counts['train']} train, {counts['valid']} valid, "
+        f"{counts['test']} test) in {seconds:.1f} s"
     )
+    costs = context.costs
+    if SUMMARY_PROMPTS in costs:
+        generated = int(costs.get(SUMMARY_PROMPTS_GENERATED, 0))
+        tokens = int(costs.get(SUMMARY_TOKENS_GENERATED, 0))
+        line += f"; {generated} generations run, {tokens} tokens generated"
+        line += f" ({tokens / seconds:.1f} tokens/s)" if tokens else ", all from cache"
+    else:
+        line += "; the summarizer reported no LLM generations"
+    click.echo(line)
 
 
 @cli.group()
@@ -359,7 +369,7 @@ def export_lm_eval(
     split, cache_dir = load_split(dataset_spec, data_dir, users, seed, history, cache_dir)
     recommender = llm_recommender(spec)
     context = RunContext(seed=seed, device=device, cache_dir=cache_dir)
-    recommender._load(context)
+    recommender.load(context)
     test = split.test
     requests = recommender.requests_for(test, split.dataset, context)
     triples = [(r.sequence_id, q, r.positive_index) for r, q in zip(test, requests)]

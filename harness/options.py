@@ -54,18 +54,58 @@ def _split_top_level(body: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+NESTED = "nested"  # field metadata: this dict field holds the sub-options of another field
+
+
+def nested_fields(cls: type) -> dict[str, str]:
+    """``{component field: its sub-options field}``, e.g. ``{"summarizer": "summarizer_options"}``.
+
+    A component option (``summarizer=NAME``) may carry the chosen component's
+    own options: ``summarizer.KEY=VALUE`` on the command line, or
+    ``summarizer = { name = NAME, KEY = VALUE }`` in an experiment file. They
+    are collected, as given, into the dict field whose metadata says
+    ``nested=<component field>``; the component validates them when it is built.
+    """
+    return {f.metadata[NESTED]: f.name for f in dataclasses.fields(cls) if f.metadata.get(NESTED)}
+
+
+def _gather_nested(cls: type, raw: dict[str, Any], owner: str) -> dict[str, Any]:
+    nested = nested_fields(cls)
+    if not nested:
+        return raw
+    out: dict[str, Any] = {}
+    subs: dict[str, dict[str, Any]] = {}
+    for key, value in raw.items():
+        head, dot, sub = key.partition(".")
+        if dot and head in nested and sub:
+            subs.setdefault(head, {})[sub] = value
+        elif key in nested and isinstance(value, dict):
+            table = dict(value)
+            if "name" not in table:
+                raise HarnessError(f"option {key!r} of {owner}: a table needs a 'name' key")
+            out[key] = table.pop("name")
+            subs.setdefault(key, {}).update(table)
+        else:
+            out[key] = value
+    for head, values in subs.items():
+        out[nested[head]] = {**dict(out.get(nested[head]) or {}), **values}
+    return out
+
+
 def build_options(cls: type | None, raw: dict[str, Any], owner: str) -> Any:
     """Instantiate the options dataclass ``cls`` from ``raw`` values (strings or typed)."""
     if cls is None:
         if raw:
             raise HarnessError(f"{owner} takes no options, got: {', '.join(sorted(raw))}")
         return None
+    raw = _gather_nested(cls, raw, owner)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in fields:
-            valid = ", ".join(sorted(fields)) or "(none)"
+            hidden = {sub: f"{head}.KEY" for head, sub in nested_fields(cls).items()}
+            valid = ", ".join(sorted(hidden.get(name, name) for name in fields)) or "(none)"
             raise HarnessError(f"unknown option {key!r} for {owner}; valid options: {valid}")
         try:
             values[key] = coerce(value, hints[key])
@@ -74,9 +114,24 @@ def build_options(cls: type | None, raw: dict[str, Any], owner: str) -> Any:
                 f"bad value {value!r} for option {key!r} of {owner}: {exc}"
             ) from None
     try:
-        return cls(**values)
+        options = cls(**values)
+        run_parent_checks(options)
     except (TypeError, ValueError) as exc:
         raise HarnessError(f"invalid options for {owner}: {exc}") from None
+    return options
+
+
+def run_parent_checks(options: Any) -> None:
+    """Run every base class's ``__post_init__`` checks on ``options`` too.
+
+    A subclass whose ``__post_init__`` forgets ``super().__post_init__()``
+    would otherwise skip its parents' checks (``epochs=0`` slipping through);
+    the checks only raise, so running one twice is harmless.
+    """
+    for base in type(options).__mro__[1:]:
+        check = base.__dict__.get("__post_init__")
+        if check is not None:
+            check(options)
 
 
 def coerce(value: Any, annotation: Any) -> Any:
@@ -85,6 +140,10 @@ def coerce(value: Any, annotation: Any) -> Any:
     args = typing.get_args(annotation)
     if annotation is Any:
         return value
+    if origin is dict or annotation is dict:
+        if not isinstance(value, dict):
+            raise ValueError("expected a table of options")
+        return dict(value)
     if origin is Literal:
         for choice in args:
             if value == choice or str(value) == str(choice):
@@ -142,6 +201,9 @@ def describe_options(cls: type | None) -> list[tuple[str, str, Any, str]]:
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
+        if f.metadata.get(NESTED):
+            rows.append((f"{f.metadata[NESTED]}.KEY", "any", None, f.metadata.get("help", "")))
+            continue
         default = f.default if f.default is not dataclasses.MISSING else None
         type_name = getattr(hints[f.name], "__name__", None) or str(hints[f.name])
         rows.append((f.name, type_name.replace("typing.", ""), default, f.metadata.get("help", "")))
@@ -153,5 +215,7 @@ def options_dict(options: Any) -> dict[str, Any]:
     if options is None:
         return {}
     return {
-        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in dataclasses.asdict(options).items()
+        if not (isinstance(v, dict) and not v)  # empty sub-options stay out of results
     }

@@ -18,7 +18,7 @@ from typing import Any
 import pluggy
 
 from harness import hookspecs
-from harness.errors import HarnessError, PluginError
+from harness.errors import HarnessError, PluginError, plugin_errors
 
 ENTRY_POINT_GROUP = "harness"
 DISABLE_ENV = "HARNESS_DISABLE_PLUGINS"
@@ -29,6 +29,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness_baselines.sasrec",
     "harness.data.mind",
     "harness.data.amazon_m2",
+    "harness.data.hf",
     "harness_baselines.truncated_llm",
     "llm_trsr.plugin",
 )
@@ -124,14 +125,8 @@ def collect(pm: pluggy.PluginManager) -> Registry:
                     _kind, name, factory, options, description, _plugin
                 )
 
-            try:
+            with plugin_errors(f"plugin {plugin_name} failed in register_{kind}"):
                 impl.function(register=register)
-            except HarnessError:
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin {plugin_name} failed in register_{kind}: {type(exc).__name__}: {exc}"
-                ) from None
     return registry
 
 

@@ -12,30 +12,48 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from harness.data.model import Dataset
+from harness.paths import cache_root
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Request:
-    """One ranking case: score ``candidates`` given ``history`` (item indices, oldest first).
+    """One ranking case handed to a recommender: ``history`` and ``candidates`` (item
+    indices, history oldest first), and no answer.
 
-    ``target`` is the held-out item; recommenders must not read it (it is only
-    here so the runner can compute metrics). ``offset`` is the position of
-    ``history[0]`` in the user's whole sequence: a recommender that cuts a
-    history into blocks at fixed positions of the sequence (LLM-TRSR) cuts
-    every window of one user the same way, so its block summaries are shared.
+    ``offset`` is the position of ``history[0]`` in the user's whole sequence:
+    a recommender that cuts a history into blocks at fixed positions of the
+    sequence (LLM-TRSR) cuts every window of one user the same way, so its
+    block summaries are shared.
     """
 
     sequence_id: str
     history: np.ndarray
     candidates: np.ndarray
-    target: int
     offset: int = 0
+
+
+@dataclass(frozen=True)
+class LabeledRequest(Request):
+    """A request with its held-out item ``target``: what the split stores.
+
+    Validation requests reach ``fit()`` labeled (they are for early stopping
+    and checkpoint selection); test requests reach ``score()`` and
+    ``score_catalog()`` as plain :class:`Request` objects (:meth:`unlabeled`),
+    and the runner keeps their targets.
+    """
+
+    target: int = field(kw_only=True)
 
     @property
     def positive_index(self) -> int:
+        """Where the target sits among the candidates."""
         return int(np.flatnonzero(self.candidates == self.target)[0])
+
+    def unlabeled(self) -> Request:
+        """The same request without its answer."""
+        return Request(self.sequence_id, self.history, self.candidates, self.offset)
 
 
 @dataclass
@@ -49,7 +67,7 @@ class TrainData:
     dataset: Dataset
     train_ids: list[str]
     train: list[np.ndarray]
-    valid: list[Request]
+    valid: list[LabeledRequest]
     history_length: int
     whole: list[np.ndarray] | None = field(default=None, repr=False)
 
@@ -83,7 +101,7 @@ class RunContext:
 
     seed: int = 0
     device: str = "auto"
-    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "harness")
+    cache_dir: Path = field(default_factory=cache_root)
     run_dir: Path | None = None
     progress: bool = True
     costs: dict[str, float] = field(default_factory=dict)

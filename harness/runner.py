@@ -21,8 +21,9 @@ import numpy as np
 
 from harness import __version__
 from harness.costs import PeakMemory, Stopwatch, release_freed_memory
+from harness.data.context import DatasetContext
 from harness.data.model import Dataset
-from harness.errors import HarnessError, PluginError
+from harness.errors import HarnessError, PluginError, plugin_errors
 from harness.experiment import Experiment, RunSpec
 from harness.leaderboard import plot_budget, plot_losses, render_leaderboard
 from harness.metrics import (
@@ -33,8 +34,9 @@ from harness.metrics import (
     paired_test,
 )
 from harness.options import build_options, options_dict
+from harness.paths import cache_root, splits_dir
 from harness.plugins import Registry, default_registry
-from harness.recommender import Request, RunContext
+from harness.recommender import LabeledRequest, RunContext
 from harness.splits import Split, build_split, read_split, split_key, write_split
 
 log = logging.getLogger(__name__)
@@ -42,33 +44,25 @@ PAIRED_METRIC = "ndcg@10"
 VERSIONED = ("numpy", "scipy", "torch", "transformers", "peft", "accelerate", "pluggy")
 
 
-def default_cache_dir() -> Path:
-    import os
-
-    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
-
-
 def load_dataset(
-    name: str, options: dict[str, Any], data_dir: Path | None, registry: Registry
+    name: str, options: dict[str, Any], context: DatasetContext, registry: Registry
 ) -> Dataset:
     """Instantiate a registered dataset loader with validated options."""
     reg = registry.get("datasets", name)
     opts = build_options(reg.options, options, f"dataset {name!r}")
     log.info("loading dataset %s", name)
-    try:
-        dataset = reg.factory(opts, data_dir)
-    except HarnessError:
-        raise
-    except Exception as exc:
+    with plugin_errors(f"dataset {name!r} ({reg.plugin}) failed to load"):
+        dataset = reg.factory(opts, context)
+    if not isinstance(dataset, Dataset):
         raise PluginError(
-            f"dataset {name!r} ({reg.plugin}) failed to load: {type(exc).__name__}: {exc}"
-        ) from None
+            f"dataset {name!r} ({reg.plugin}) returned {type(dataset).__name__}, not a Dataset"
+        )
     return dataset
 
 
 def prepare_split(dataset: Dataset, experiment: Experiment, cache_dir: Path) -> Path:
     """Path of the persisted split, built once per (data, parameters) and reused after."""
-    path = cache_dir / "splits" / f"{dataset.name}-{split_key(dataset, experiment.split)}.json"
+    path = splits_dir(cache_dir) / f"{dataset.name}-{split_key(dataset, experiment.split)}.json"
     if path.exists():
         log.info("reusing split %s", path)
         return path
@@ -92,15 +86,8 @@ def prepare_runs(runs: list[RunSpec], registry: Registry) -> list[PreparedRun]:
     for spec in runs:
         reg = registry.get("recommenders", spec.recommender)
         opts = build_options(reg.options, spec.options, f"recommender {spec.recommender!r}")
-        try:
+        with plugin_errors(f"recommender {spec.recommender!r} ({reg.plugin}) failed to initialise"):
             recommender = reg.factory(opts)
-        except HarnessError:
-            raise
-        except Exception as exc:
-            raise PluginError(
-                f"recommender {spec.recommender!r} ({reg.plugin}) failed to initialise: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
         name = spec.name or getattr(recommender, "row_name", None) or spec.default_name()
         if name in names:
             raise HarnessError(f"two runs are named {name!r}; give them distinct 'name' values")
@@ -123,40 +110,29 @@ def _check_scores(scores: Any, shape: tuple[int, int], name: str, what: str) -> 
 
 
 def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, Any]:
-    """Fit and score one recommender; returns its result record and per-request arrays."""
-    test: list[Request] = split.test
+    """Fit and score one recommender; returns its result record and per-request arrays.
+
+    The recommender scores the test requests without their targets; the
+    answers stay here, for the metrics.
+    """
+    test = split.test
+    questions = [r.unlabeled() for r in test]
     rec = run.recommender
     with PeakMemory() as memory:
-        with Stopwatch() as fit_time:
-            try:
-                rec.fit(split.train_data(), context)
-            except HarnessError:
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    f"recommender {run.name!r} failed during fit: {type(exc).__name__}: {exc}"
-                ) from exc
-        with Stopwatch() as score_time:
-            try:
-                raw = rec.score(test, context)
-            except HarnessError:
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    f"recommender {run.name!r} failed during scoring: {type(exc).__name__}: {exc}"
-                ) from exc
+        with Stopwatch() as fit_time, plugin_errors(f"recommender {run.name!r} failed during fit"):
+            rec.fit(split.train_data(), context)
+        with (
+            Stopwatch() as score_time,
+            plugin_errors(f"recommender {run.name!r} failed during scoring"),
+        ):
+            raw = rec.score(questions, context)
         scores = _check_scores(
             raw, (len(test), len(test[0].candidates)), run.name, "candidate scores"
         )
         full = None
         if hasattr(rec, "score_catalog"):
-            try:
-                catalog_scores = rec.score_catalog(test, context)
-            except Exception as exc:
-                raise PluginError(
-                    f"recommender {run.name!r} failed during full ranking: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
+            with plugin_errors(f"recommender {run.name!r} failed during full ranking"):
+                catalog_scores = rec.score_catalog(questions, context)
             if catalog_scores is not None:
                 catalog_scores = _check_scores(
                     catalog_scores,
@@ -211,10 +187,15 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run the experiment and write ``out_dir`` (results.json, split.json, scores/, leaderboard.md)."""
     registry = registry or default_registry()
-    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache_dir = cache_root(cache_dir)
     runs = prepare_runs(experiment.runs, registry)
     dataset = load_dataset(
-        experiment.dataset, experiment.dataset_options, experiment.data_dir, registry
+        experiment.dataset,
+        experiment.dataset_options,
+        DatasetContext(
+            experiment.data_dir, cache_dir, seed=experiment.split.seed, progress=progress
+        ),
+        registry,
     )
     split_path = prepare_split(dataset, experiment, cache_dir)
     split = read_split(split_path, dataset)
@@ -346,7 +327,7 @@ def _paired(records: list[dict], per_request: dict[str, dict[str, np.ndarray]]) 
 
 
 def _write_scores(
-    path: Path, dataset: Dataset, requests: list[Request], scores: np.ndarray
+    path: Path, dataset: Dataset, requests: list[LabeledRequest], scores: np.ndarray
 ) -> None:
     ids = dataset.catalog.ids
     with path.open("w") as handle:

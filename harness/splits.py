@@ -21,7 +21,7 @@ import numpy as np
 
 from harness.data.model import Dataset
 from harness.errors import HarnessError
-from harness.recommender import Request, TrainData
+from harness.recommender import LabeledRequest, TrainData
 
 FORMAT = "harness-split/2"  # 2: requests record their history offset
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ class Split:
     config: SplitConfig
     train_ids: list[str]
     train: list[np.ndarray]
-    valid: list[Request]
-    test: list[Request]
+    valid: list[LabeledRequest]
+    test: list[LabeledRequest]
     sha256: str
 
     def train_data(self) -> TrainData:
@@ -155,7 +155,7 @@ def _sample(eligible: list[int], n: int | None, seed: int, what: str) -> list[in
     return [eligible[j] for j in sorted(chosen)]
 
 
-def _request(dataset, sid, seq, position, config, rng) -> Request:
+def _request(dataset, sid, seq, position, config, rng) -> LabeledRequest:
     target = int(seq[position])
     excluded = set(seq.tolist())
     n_items = len(dataset.catalog)
@@ -176,13 +176,13 @@ def _request(dataset, sid, seq, position, config, rng) -> Request:
     candidates = np.array([target, *chosen], dtype=np.int32)[rng.permutation(config.negatives + 1)]
     start = max(0, position - config.history)
     history = np.asarray(seq[start:position], dtype=np.int32)
-    return Request(sid, history, candidates, target, start)
+    return LabeledRequest(sid, history, candidates, start, target=target)
 
 
 # --- persistence --------------------------------------------------------------------------
 
 
-def _request_json(dataset: Dataset, r: Request) -> dict:
+def _request_json(dataset: Dataset, r: LabeledRequest) -> dict:
     ids = dataset.catalog.ids
     return {
         "id": r.sequence_id,
@@ -252,13 +252,13 @@ def read_split(path: Path, dataset: Dataset) -> Split:
     def items(ids: list[str]) -> np.ndarray:
         return np.array([catalog.index(i) for i in ids], dtype=np.int32)
 
-    def request(r: dict) -> Request:
-        return Request(
+    def request(r: dict) -> LabeledRequest:
+        return LabeledRequest(
             r["id"],
             items(r["history"]),
             items(r["candidates"]),
-            int(catalog.index(r["target"])),
             int(r["offset"]),
+            target=int(catalog.index(r["target"])),
         )
 
     config = SplitConfig(**data["params"])

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.data.amazon_m2 import DEFAULT_MAX_WORDS, AmazonM2Options, load_amazon_m2
+from harness.data.context import DatasetContext
 from harness.data.text import render_item
 
 FIXTURE = Path(__file__).parent / "fixtures" / "amazon_m2"
@@ -39,7 +40,7 @@ def products(locale: str) -> dict[str, dict[str, str]]:
 
 @pytest.mark.parametrize("locale", ["UK", "DE"])
 def test_sessions_of_one_locale_with_10_to_25_previous_items(locale):
-    dataset = load_amazon_m2(AmazonM2Options(locale=locale), FIXTURE)
+    dataset = load_amazon_m2(AmazonM2Options(locale=locale), DatasetContext(FIXTURE))
     expected = {k: v for k, v in sessions(locale).items() if 10 <= len(v) - 1 <= 25}
     assert dataset.kind == "sessions" and dataset.domain == "products"
     assert set(dataset.catalog.ids) == set(products(locale))
@@ -52,8 +53,8 @@ def test_sessions_of_one_locale_with_10_to_25_previous_items(locale):
 
 
 def test_products_are_keyed_by_id_and_locale():
-    uk = load_amazon_m2(AmazonM2Options(), FIXTURE)
-    de = load_amazon_m2(AmazonM2Options(locale="DE"), FIXTURE)
+    uk = load_amazon_m2(AmazonM2Options(), DatasetContext(FIXTURE))
+    de = load_amazon_m2(AmazonM2Options(locale="DE"), DatasetContext(FIXTURE))
     shared = sorted(set(products("UK")) & set(products("DE")))
     assert len(shared) == 20
     for item in shared:
@@ -64,7 +65,7 @@ def test_products_are_keyed_by_id_and_locale():
 
 
 def test_item_text_fields_missing_values_and_the_word_cap():
-    dataset = load_amazon_m2(AmazonM2Options(), FIXTURE)
+    dataset = load_amazon_m2(AmazonM2Options(), DatasetContext(FIXTURE))
     rows = products("UK")
     texts = {item: dataset.catalog.text(dataset.catalog.index(item)) for item in rows}
     no_brand = next(i for i, r in rows.items() if not r["brand"])
@@ -80,7 +81,9 @@ def test_item_text_fields_missing_values_and_the_word_cap():
 
 
 def test_fields_and_cap_options():
-    dataset = load_amazon_m2(AmazonM2Options(fields=("brand", "title"), max_words=None), FIXTURE)
+    dataset = load_amazon_m2(
+        AmazonM2Options(fields=("brand", "title"), max_words=None), DatasetContext(FIXTURE)
+    )
     rows = products("UK")
     for item, row in rows.items():
         text = dataset.catalog.text(dataset.catalog.index(item))

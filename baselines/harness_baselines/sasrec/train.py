@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from harness.metrics import candidate_metrics
-from harness.recommender import Request, RunContext
+from harness.recommender import LabeledRequest, RunContext
 from harness_baselines.sasrec.batches import Batch, NegativeSampler, batches, to_tokens, windows
 from harness_baselines.sasrec.config import SASRecOptions
 from harness_baselines.sasrec.inference import Scorer
@@ -108,7 +108,7 @@ def make_optimizer(model: SASRec, options: SASRecOptions) -> torch.optim.Optimiz
     )
 
 
-def validate(scorer: Scorer, requests: Sequence[Request]) -> float:
+def validate(scorer: Scorer, requests: Sequence[LabeledRequest]) -> float:
     """Mean validation NDCG@10 over the candidate lists, with the harness's own metrics."""
     scores = scorer.candidates(requests)
     positives = np.array([r.positive_index for r in requests])
@@ -118,7 +118,7 @@ def validate(scorer: Scorer, requests: Sequence[Request]) -> float:
 def train(
     model: SASRec,
     train: Sequence[np.ndarray],
-    valid: Sequence[Request],
+    valid: Sequence[LabeledRequest],
     scorer: Scorer,
     options: SASRecOptions,
     context: RunContext,

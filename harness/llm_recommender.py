@@ -1,10 +1,15 @@
-"""The shared LLM recommender: a prompt per (history, candidate), LoRA SFT on yes/no
-answers, and P(yes) from the shared-prefix scorer.
+"""The public base class of yes/no LLM recommenders: a prompt per (history, candidate),
+LoRA SFT on yes/no answers, and P(yes) from the shared-prefix scorer.
 
 LLM-TRSR and the truncated-prompt baseline differ only in the sections of the
 prompt before the candidate (:meth:`PromptedYesNoRecommender.sections`); the
-training pairs, fine-tuning, checkpoint selection and scoring are this one
+training examples, fine-tuning, checkpoint selection and scoring are this one
 class, so the comparison between them is about the prompt and nothing else.
+
+A third party adds an LLM recommender the same way: subclass
+:class:`PromptedYesNoRecommender` with options that subclass
+:class:`LLMOptions`, and implement ``sections()``. The runtime it drives
+(loading, scoring, generation, SFT) lives in :mod:`harness.llm`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 
 from harness.data.model import Dataset
 from harness.metrics import candidate_metrics
+from harness.paths import runs_dir
 from harness.recommender import Recommender, Request, RunContext, TrainData
 
 log = logging.getLogger(__name__)
@@ -48,6 +54,11 @@ INSTRUCTIONS = {
     "products": "Predict whether the user will view the candidate product next, "
     "given the products the user viewed in this session. Answer yes or no.",
 }
+# for a domain the prompts do not know (a dataset's domain is any string)
+GENERIC_INSTRUCTION = (
+    "Predict whether the user will interact with the candidate item, "
+    "given the items the user interacted with. Answer yes or no."
+)
 
 
 @dataclass(frozen=True)
@@ -180,7 +191,7 @@ class PromptedYesNoRecommender(Recommender):
         """Render the chat prompt once, split where the candidate's text goes."""
         from harness.llm import chat_prompt
 
-        body = [INSTRUCTIONS.get(domain, INSTRUCTIONS["movies"])]
+        body = [INSTRUCTIONS.get(domain, GENERIC_INSTRUCTION)]
         body += [f"[{title}]\n{text}" for title, text in sections]
         body.append(f"[Candidate Item]\n{_CANDIDATE}")
         rendered = chat_prompt(self.lm.tokenizer, "\n".join(body))
@@ -216,7 +227,8 @@ class PromptedYesNoRecommender(Recommender):
 
     # --- training and scoring -------------------------------------------------------------
 
-    def _load(self, context: RunContext) -> None:
+    def load(self, context: RunContext) -> None:
+        """Load the model (once per process; later calls reuse it)."""
         from harness.llm import load_model
 
         if self.lm is None:
@@ -224,8 +236,28 @@ class PromptedYesNoRecommender(Recommender):
                 self.options.model, device=context.device, cache_dir=context.cache_dir
             )
 
+    def precompute(
+        self, data: TrainData, requests: Sequence[Request], context: RunContext
+    ) -> dict[str, int]:
+        """Build every prompt a run with these options needs, without training or scoring.
+
+        Covers the training examples, the validation sample and ``requests``;
+        whatever building them costs (LLM-TRSR's summaries) is cached by
+        content, so a later ``harness evaluate`` with the same settings reads
+        it back. Returns the number of prompt prefixes built per part.
+        """
+        self.load(context)
+        self.dataset = data.dataset
+        examples = [] if self.options.zero_shot else self.training_examples(data, context.seed)
+        valid = [] if self.options.zero_shot else self.valid_sample(data.valid, context.seed)
+        histories = [e.history for e in examples] + [r.history for r in [*valid, *requests]]
+        offsets = [e.offset for e in examples] + [r.offset for r in [*valid, *requests]]
+        candidates = [e.candidates for e in examples] + [r.candidates for r in [*valid, *requests]]
+        self.sections(histories, offsets, candidates, data.dataset, context)
+        return {"train": len(examples), "valid": len(valid), "test": len(requests)}
+
     def fit(self, data: TrainData, context: RunContext) -> None:
-        self._load(context)
+        self.load(context)
         self.dataset = data.dataset
         if self.options.adapter:
             self._load_adapter(self.options.adapter)
@@ -271,7 +303,7 @@ class PromptedYesNoRecommender(Recommender):
             gradient_checkpointing=self.options.gradient_checkpointing,
             seed=context.seed,
         )
-        run_dir = context.run_dir or context.cache_dir / "runs"
+        run_dir = context.run_dir or runs_dir(context.cache_dir)
         self.model, self.report = train_lora(
             self.lm,
             groups,

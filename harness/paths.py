@@ -1,0 +1,45 @@
+"""Where the harness keeps what it caches: one policy, used by every part of the package.
+
+The root is the ``--cache-dir`` option where a command has one, else
+``$HARNESS_CACHE``, else ``~/.cache/harness``. Below it every kind of artifact
+has its own folder, named here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CACHE_ENV = "HARNESS_CACHE"
+
+
+def cache_root(cache_dir: Path | str | None = None) -> Path:
+    """The cache root: ``cache_dir`` if given, else ``$HARNESS_CACHE``, else ``~/.cache/harness``."""
+    if cache_dir:
+        return Path(cache_dir)
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "harness")
+
+
+def datasets_dir(cache_dir: Path | str | None = None) -> Path:
+    """Parsed datasets (memory-mapped Arrow), one folder per source files and options."""
+    return cache_root(cache_dir) / "datasets"
+
+
+def splits_dir(cache_dir: Path | str | None = None) -> Path:
+    """Persisted splits, one JSON file per (dataset, split parameters)."""
+    return cache_root(cache_dir) / "splits"
+
+
+def models_dir(cache_dir: Path | str | None = None) -> Path:
+    """Converted model folders (the embedded SmolLM2)."""
+    return cache_root(cache_dir) / "models"
+
+
+def generations_dir(cache_dir: Path | str | None = None) -> Path:
+    """Content-addressed generation caches (summaries)."""
+    return cache_root(cache_dir) / "generations"
+
+
+def runs_dir(cache_dir: Path | str | None = None) -> Path:
+    """Training output of recommenders run outside ``harness evaluate``."""
+    return cache_root(cache_dir) / "runs"
