@@ -342,6 +342,77 @@ def summarize(dataset_spec, data_dir, users, seed, history, cache_dir, device, s
     click.echo(line)
 
 
+@cli.command("check-plugin")
+@click.argument("spec", metavar="NAME[key=value,...]")
+@click.option(
+    "--kind",
+    type=click.Choice(["recommender", "summarizer", "dataset"]),
+    default=None,
+    help="What NAME is, when several kinds share the name.",
+)
+@click.option(
+    "--dataset",
+    "dataset_spec",
+    default="ml-100k",
+    show_default=True,
+    help="Sample data for a recommender or summarizer.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Files of the dataset (the checked one, or --dataset).",
+)
+@click.option("--users", type=int, default=30, show_default=True, help="Sample size.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of both runs.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Cache folder (default $HARNESS_CACHE or ~/.cache/harness).",
+)
+def check_plugin(spec, kind, dataset_spec, data_dir, users, seed, cache_dir):
+    """Run a registered recommender, summarizer or dataset against its contract.
+
+    Prints each check; exits 1 if any fails.
+    """
+    from harness import conformance
+    from harness.data.context import DatasetContext
+    from harness.paths import cache_root
+    from harness.runner import load_dataset
+
+    name, raw = parse_spec(spec)
+    registry = default_registry()
+    kinds = [k for k in KINDS if name in registry.entries[k]]
+    if kind is not None:
+        kinds = [k for k in kinds if k == kind + "s"]
+    if not kinds:
+        wanted = f"{kind} " if kind else ""
+        raise click.UsageError(f"no {wanted}plugin named {name!r} (see `harness plugins`)")
+    if len(kinds) > 1:
+        raise click.UsageError(f"{name!r} is a {' and a '.join(k[:-1] for k in kinds)}: add --kind")
+    reg = registry.get(kinds[0], name)
+    cache_dir = cache_root(cache_dir)
+    context = DatasetContext(data_dir, cache_dir, seed=seed, progress=False)
+    click.echo(f"checking {reg.kind[:-1]} {name!r} ({reg.plugin})")
+    if reg.kind == "datasets":
+        checks = conformance.check_dataset(reg, raw, context)
+    else:
+        sample_name, sample_options = parse_spec(dataset_spec)
+        sample = load_dataset(sample_name, sample_options, context, registry)
+        if reg.kind == "recommenders":
+            checks = conformance.check_recommender(reg, raw, sample, users, seed, cache_dir)
+        else:
+            checks = conformance.check_summarizer(reg, raw, sample, cache_dir)
+    for check in checks:
+        click.echo(check.line())
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        click.echo(f"{len(failed)} of {len(checks)} checks failed", err=True)
+        sys.exit(1)
+    click.echo(f"all {len(checks)} checks passed")
+
+
 @cli.group()
 def export() -> None:
     """Export the split's requests for other tools."""

@@ -135,7 +135,7 @@ class LLMOptions:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        if self.recent_items < 0:
+        if self.recent_items is not None and self.recent_items < 0:
             raise ValueError("recent_items must be at least 0")
         if not 0 <= self.lora_dropout < 1:
             raise ValueError("lora_dropout must be in [0, 1)")

@@ -11,6 +11,37 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 HARNESS = str(Path(sys.executable).parent / "harness")
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_PLUGINS = ("harness-cooccurrence", "harness-last-lines", "harness-jsonl-sessions")
+
+
+def pip_install_target(source: Path, target: Path) -> None:
+    """Install a plugin distribution for real, into a folder put on PYTHONPATH."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def plugin_path(tmp_path_factory) -> Path:
+    """The example plugins (and one that raises), pip-installed with their entry points."""
+    target = tmp_path_factory.mktemp("site")
+    for example in EXAMPLE_PLUGINS:
+        pip_install_target(ROOT / "examples" / example, target)
+    pip_install_target(ROOT / "tests" / "fixtures" / "broken_plugin", target)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +58,34 @@ def embedded(session_cache):
     from harness.llm import load_model
 
     return load_model(dtype="float32", device="cpu", cache_dir=session_cache)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(embedded, tmp_path_factory) -> Path:
+    """A random 2-layer Llama saved with the embedded tokenizer: for wiring tests through
+    the CLI (``model=PATH``) that must not pay for the real weights."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = embedded.tokenizer
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,7 @@
 """The plugin system with real pip-installed distributions and real entry points."""
 
 import json
-import subprocess
-import sys
 import types
-from pathlib import Path
 
 import pytest
 
@@ -14,35 +11,6 @@ from harness.experiment import Experiment, RunSpec
 from harness.plugins import collect, get_plugin_manager
 from harness.runner import evaluate
 from harness.splits import SplitConfig
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def pip_install_target(source: Path, target: Path) -> None:
-    """Install a plugin distribution for real, into a folder put on PYTHONPATH."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(source),
-        ],
-        check=True,
-    )
-
-
-@pytest.fixture(scope="module")
-def plugin_path(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("site")
-    pip_install_target(ROOT / "examples" / "harness-cooccurrence", target)
-    pip_install_target(ROOT / "tests" / "fixtures" / "broken_plugin", target)
-    return target
 
 
 def test_plugins_lists_builtins_and_the_installed_example(harness_cli, plugin_path):

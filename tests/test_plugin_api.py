@@ -1,0 +1,186 @@
+"""The plugin API as a third party meets it: pip-installed example plugins of every kind,
+summarizer options through LLM-TRSR, answer-free requests, ``harness check-plugin``."""
+
+import ast
+import json
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import hookimpl
+from harness.errors import HarnessError, PluginError
+from harness.experiment import Experiment, RunSpec
+from harness.options import build_options
+from harness.plugins import collect, default_registry, get_plugin_manager
+from harness.recommender import Recommender
+from harness.runner import evaluate
+from harness.splits import SplitConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+JSONL = ROOT / "tests" / "fixtures" / "jsonl_sessions"
+
+
+def trsr(tiny_model_dir, *extra: str) -> str:
+    return "llm-trsr[" + ",".join([f"model={tiny_model_dir}", *extra]) + "]"
+
+
+def test_summarizer_option_reaches_the_prompt(harness_cli, plugin_path, tiny_model_dir, tmp_path):
+    """`summarizer.keep=1` is validated by the plugin's own options and changes the summary."""
+    env = {"PYTHONPATH": str(plugin_path)}
+    out = tmp_path / "task"
+    spec = trsr(tiny_model_dir, "summarizer=last-lines", "summarizer.keep=1", "zero_shot=true")
+    result = harness_cli(
+        "export",
+        "lm-eval",
+        "--users",
+        "5",
+        "--recommender",
+        spec,
+        "--out",
+        str(out),
+        "--task",
+        "t",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    prompts = [json.loads(line)["prompt"] for line in (out / "t.jsonl").open()]
+    summaries = [p.split("[Preference Summary]\n", 1)[1].split("\n[", 1)[0] for p in prompts]
+    assert all(s.startswith("Most recently: ") and " | " not in s for s in summaries)
+
+    wrong = spec.replace("summarizer.keep=1", "summarizer.kep=1")
+    result = harness_cli("evaluate", "--users", "5", "-r", wrong, env=env)
+    assert result.returncode == 2
+    assert "unknown option 'kep' for summarizer 'last-lines'" in result.stderr
+    assert "valid options: keep, lead" in result.stderr
+
+
+def test_summarize_and_check_plugin_take_a_third_party_summarizer(
+    harness_cli, plugin_path, tiny_model_dir
+):
+    env = {"PYTHONPATH": str(plugin_path)}
+    spec = trsr(tiny_model_dir, "summarizer=last-lines", "summarizer.keep=2", "train_sequences=4")
+    result = harness_cli("summarize", "--users", "5", "--recommender", spec, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "summaries (8 train, 0 valid, 5 test)" in result.stdout
+    assert "the summarizer reported no LLM generations" in result.stdout
+
+    result = harness_cli("check-plugin", "last-lines[keep=2]", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "ok   one summary per history" in result.stdout
+    assert "all 3 checks passed" in result.stdout
+
+
+def test_experiment_file_takes_a_nested_summarizer_table(
+    plugin_path, tiny_model_dir, tmp_path, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(plugin_path))
+    experiment_file = tmp_path / "exp.toml"
+    experiment_file.write_text(
+        "[split]\nusers = 4\nnegatives = 5\n\n[[runs]]\nrecommender = 'llm-trsr'\n"
+        f"options = {{ zero_shot = true, model = '{tiny_model_dir}', "
+        "summarizer = { name = 'last-lines', keep = 2 } }\n"
+    )
+    from harness.experiment import load_experiment
+
+    experiment = load_experiment(experiment_file)
+    registry = collect(get_plugin_manager())
+    results = evaluate(experiment, tmp_path / "out", registry=registry, progress=False)
+    options = results["runs"][0]["options"]
+    assert options["summarizer"] == "last-lines"
+    assert options["summarizer_options"] == {"keep": 2}
+
+
+def test_dataset_plugin_passes_check_and_evaluates(harness_cli, plugin_path, tmp_path):
+    env = {"PYTHONPATH": str(plugin_path)}
+    result = harness_cli("check-plugin", "jsonl-sessions", "--data-dir", str(JSONL), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "ok   sequences in range" in result.stdout
+    out = tmp_path / "board"
+    result = harness_cli(
+        "evaluate",
+        "--dataset",
+        "jsonl-sessions",
+        "--data-dir",
+        str(JSONL),
+        "--negatives",
+        "5",
+        "-r",
+        "popularity",
+        "--out",
+        str(out),
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "results.json").read_text())["dataset"]["domain"] == "products"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["random", "popularity", "sasrec[epochs=1,hidden=16]", "cooccurrence", "ml-100k"],
+)
+def test_builtins_and_the_example_recommender_pass_check_plugin(harness_cli, plugin_path, spec):
+    result = harness_cli(
+        "check-plugin", spec, "--users", "20", env={"PYTHONPATH": str(plugin_path)}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout and "checks passed" in result.stdout
+
+
+def test_llm_builtins_pass_check_plugin_on_a_tiny_model(harness_cli, tiny_model_dir):
+    for spec in (
+        f"truncated-llm[zero_shot=true,model={tiny_model_dir}]",
+        f"hierarchical[model={tiny_model_dir},max_new_tokens=4]",
+    ):
+        result = harness_cli("check-plugin", spec, "--users", "6")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "FAIL" not in result.stdout
+
+
+def test_check_plugin_fails_a_plugin_that_raises(harness_cli, plugin_path):
+    result = harness_cli("check-plugin", "exploding", env={"PYTHONPATH": str(plugin_path)})
+    assert result.returncode == 1
+    assert "FAIL fit and score (requests carry no target): RuntimeError: boom in fit" in (
+        result.stdout
+    )
+
+
+def test_a_plugin_cannot_read_the_target(tmp_path, session_cache):
+    seen = []
+
+    class Peeking(Recommender):
+        def score(self, requests, context):
+            seen.extend(requests)
+            return np.array([[r.target] * len(r.candidates) for r in requests])
+
+    plugin = types.ModuleType("peeking_plugin")
+
+    @hookimpl
+    def register_recommenders(register):
+        register("peeking", lambda options: Peeking())
+
+    plugin.register_recommenders = register_recommenders
+    pm = get_plugin_manager()
+    pm.register(plugin, name="peeking_plugin")
+    experiment = Experiment(split=SplitConfig(users=5), runs=[RunSpec("peeking")])
+    with pytest.raises(PluginError, match="has no attribute 'target'"):
+        evaluate(experiment, tmp_path / "out", registry=collect(pm), progress=False)
+    assert seen and not any(hasattr(r, "target") for r in seen)
+
+
+def test_option_classes_run_their_parents_checks():
+    registry = default_registry()
+    for name in ("truncated-llm", "llm-trsr"):
+        reg = registry.get("recommenders", name)
+        with pytest.raises(HarnessError, match="epochs must be at least 1"):
+            build_options(reg.options, {"epochs": "0"}, name)
+
+
+def test_data_and_llm_packages_import_nothing_from_the_runner():
+    for package in ("data", "llm"):
+        for path in (ROOT / "harness" / package).glob("*.py"):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom):
+                    assert node.module not in ("harness.runner", "harness.cli"), path
