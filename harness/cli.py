@@ -453,6 +453,31 @@ def export_lm_eval(
     )
 
 
+@export.command("split")
+@split_options
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["hf"]),
+    default="hf",
+    show_default=True,
+    help="hf: a datasets.DatasetDict folder (load it with datasets.load_from_disk).",
+)
+def export_split(dataset_spec, data_dir, users, seed, history, cache_dir, device, out, fmt):
+    """Write the split (train sequences, validation and test candidate lists, item texts)
+    to OUT, so other tools can score exactly our candidates."""
+    from harness.split_export import write_hf_split
+
+    split, _ = load_split(dataset_spec, data_dir, users, seed, history, cache_dir)
+    write_hf_split(split, out)
+    click.echo(
+        f"wrote split {split.sha256[:12]} of {split.dataset.name} to {out}: "
+        f"{len(split.train)} train sequences, {len(split.valid)} validation and "
+        f"{len(split.test)} test requests; read it with datasets.load_from_disk"
+    )
+
+
 def main() -> None:
     """Console entry point: one-line errors and exit codes instead of tracebacks."""
     pm = get_plugin_manager_safely()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +146,7 @@ def budget_table(runs: list[dict[str, Any]]) -> list[str]:
     rows = [
         [
             r["name"],
-            r["options"].get("max_prompt_tokens") or "–",
+            _cost(r["costs"].get("prompt_budget_tokens"), ".0f"),
             f"{r['costs']['prompt_tokens_per_request']:.0f}",
             f"{r['metrics']['recall@3']:.4f}",
             f"{r['metrics']['mrr@3']:.4f}",
@@ -163,7 +162,7 @@ def budget_table(runs: list[dict[str, Any]]) -> list[str]:
             rows,
             headers=[
                 "Recommender",
-                "max_prompt_tokens",
+                "budget tok",
                 "prompt tok/req",
                 "Recall@3",
                 "MRR@3",
@@ -175,12 +174,9 @@ def budget_table(runs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _family(name: str) -> str:
-    """A row name without its budget, so the rows of one budget sweep share a line."""
-    base, _, inner = name.partition(" (")
-    budget = re.compile(r"(max_prompt_tokens=)?\d+( tok)?")
-    parts = [p for p in inner.rstrip(")").split(", ") if p and not budget.fullmatch(p)]
-    return f"{base} ({', '.join(parts)})" if parts else base
+def _family(run: dict[str, Any]) -> str:
+    """What a row recorded, less its budget: the rows of one budget sweep share a line."""
+    return f"{run['recommender']} ({'fine-tuned' if run.get('training') else 'not trained'})"
 
 
 def plot_budget(results: dict[str, Any], path: Path) -> bool:
@@ -194,11 +190,11 @@ def plot_budget(results: dict[str, Any], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 4))
-    for family in sorted({_family(r["name"]) for r in runs}):
+    for family in sorted({_family(r) for r in runs}):
         points = sorted(
             (r["costs"]["prompt_tokens_per_request"], r["metrics"]["ndcg@10"])
             for r in runs
-            if _family(r["name"]) == family
+            if _family(r) == family
         )
         axis.plot(*zip(*points), marker="o", label=family)
     axis.set_xlabel("prompt tokens per request")

@@ -144,3 +144,22 @@ def test_unknown_item_names_the_row(small_csvs, tmp_path):
         DatasetContext(cache_dir=tmp_path, progress=False),
     )
     assert sum(len(s) for s in dropped.sequences) == 80
+
+
+def test_export_split_as_a_datasetdict_holds_our_candidates(harness_cli, ml100k, tmp_path):
+    import datasets
+
+    from harness.splits import SplitConfig, build_split
+
+    out = tmp_path / "split"
+    result = harness_cli("export", "split", "--users", "12", str(out))
+    assert result.returncode == 0, result.stderr
+    exported = datasets.load_from_disk(str(out))
+    split = build_split(ml100k, SplitConfig(users=12))
+    identity = json.loads((out / "split.json").read_text())
+    assert identity["sha256"] == split.sha256
+    ids = ml100k.catalog.ids
+    assert exported["test"]["candidates"] == [[ids[i] for i in r.candidates] for r in split.test]
+    assert exported["test"]["target"] == [ids[r.target] for r in split.test]
+    assert len(exported["train"]) == len(split.train)
+    assert exported["catalog"][0]["text"] == ml100k.catalog.text(0)

@@ -94,13 +94,14 @@ class TruncatedLLM(PromptedYesNoRecommender):
         return int(window or self.lm.tokenizer.model_max_length)
 
     def sections(self, histories, offsets, candidates, dataset, context):
-        out, kept_counts = [], []
+        out, kept_counts, budgets = [], [], []
         recent = self.options.recent_items
         for history, cands in zip(histories, candidates):
             if recent is not None:
                 history = history[len(history) - recent :] if recent else history[:0]
             texts = dataset.catalog.texts(cands)
             budget = self.budget(history, texts, dataset)
+            budgets.append(budget)
             lines = self.newest_lines_within(
                 dataset.catalog.texts(history), texts, budget, dataset.domain
             )
@@ -109,6 +110,7 @@ class TruncatedLLM(PromptedYesNoRecommender):
         self.kept_items = kept_counts
         if kept_counts:
             context.record_cost("history_items_kept", float(np.mean(kept_counts)))
+            context.record_cost("prompt_budget_tokens", float(np.mean(budgets)))
         return out
 
     def newest_lines_within(
