@@ -14,6 +14,29 @@ from harness.options import describe_options, parse_spec
 from harness.plugins import KINDS, default_registry, get_plugin_manager, plugin_source
 from harness.splits import SplitConfig
 
+# options shared by several commands: one definition each
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder with the dataset's files (MIND, Amazon-M2, hf, ...).",
+)
+cache_dir_option = click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Cache for datasets, splits, models, summaries (default $HARNESS_CACHE or "
+    "~/.cache/harness).",
+)
+
+
+def dataset_option(
+    default: str | None = "ml-100k", help: str = "Dataset NAME or NAME[key=value,...]."
+):
+    return click.option(
+        "--dataset", "dataset_spec", default=default, show_default=default is not None, help=help
+    )
+
 
 @click.group()
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
@@ -29,18 +52,8 @@ def cli(quiet: bool) -> None:
 
 @cli.command()
 @click.argument("experiment_file", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--dataset",
-    "dataset_spec",
-    default=None,
-    help="Dataset NAME or NAME[key=value,...] (default ml-100k).",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder with the dataset's files (MIND, Amazon-M2, ...).",
-)
+@dataset_option(None, "Dataset NAME or NAME[key=value,...] (default ml-100k).")
+@data_dir_option
 @click.option(
     "-r",
     "--recommender",
@@ -58,12 +71,7 @@ def cli(quiet: bool) -> None:
     default=None,
     help="Output folder (default runs/DATASET); replaced if it exists.",
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Cache for splits, models, summaries (default $HARNESS_CACHE or ~/.cache/harness).",
-)
+@cache_dir_option
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:1, ... (default auto).")
 @click.option(
     "--plot",
@@ -152,12 +160,7 @@ def datasets(ctx: click.Context) -> None:
 
 @datasets.command("show")
 @click.argument("spec", metavar="NAME")
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder with the dataset's files (MIND, Amazon-M2, ...).",
-)
+@data_dir_option
 @click.option(
     "-o",
     "--dataset-option",
@@ -228,28 +231,12 @@ def split_options(func):
     """The dataset and split options shared by summarize and export."""
     for decorator in reversed(
         [
-            click.option(
-                "--dataset",
-                "dataset_spec",
-                default="ml-100k",
-                show_default=True,
-                help="Dataset NAME or NAME[key=value,...].",
-            ),
-            click.option(
-                "--data-dir",
-                type=click.Path(path_type=Path),
-                default=None,
-                help="Folder with the dataset's files.",
-            ),
+            dataset_option(),
+            data_dir_option,
             click.option("--users", type=int, default=None, help="A seeded sample of N users."),
             click.option("--seed", type=int, default=0, show_default=True, help="Split seed."),
             click.option("--history", type=int, default=25, show_default=True, help="History H."),
-            click.option(
-                "--cache-dir",
-                type=click.Path(path_type=Path),
-                default=None,
-                help="Cache folder (default $HARNESS_CACHE or ~/.cache/harness).",
-            ),
+            cache_dir_option,
             click.option(
                 "--device", default="auto", show_default=True, help="auto, cpu, cuda, ..."
             ),
@@ -350,27 +337,11 @@ def summarize(dataset_spec, data_dir, users, seed, history, cache_dir, device, s
     default=None,
     help="What NAME is, when several kinds share the name.",
 )
-@click.option(
-    "--dataset",
-    "dataset_spec",
-    default="ml-100k",
-    show_default=True,
-    help="Sample data for a recommender or summarizer.",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Files of the dataset (the checked one, or --dataset).",
-)
+@dataset_option(help="Sample data for a recommender or summarizer.")
+@data_dir_option
 @click.option("--users", type=int, default=30, show_default=True, help="Sample size.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of both runs.")
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Cache folder (default $HARNESS_CACHE or ~/.cache/harness).",
-)
+@cache_dir_option
 def check_plugin(spec, kind, dataset_spec, data_dir, users, seed, cache_dir):
     """Run a registered recommender, summarizer or dataset against its contract.
 

@@ -33,8 +33,7 @@ from harness.data.render import render_columns
 from harness.data.sequences import (
     append_column,
     checked_catalog_ids,
-    history_filter,
-    map_to_catalog,
+    map_and_filter,
     split_ids,
     validate_history_bounds,
 )
@@ -129,20 +128,22 @@ def _build(
             f"in {products.name}"
         )
 
-    mapped, dropped, touched = map_to_catalog(rows, catalog_ids, options.unknown_items, unknown)
+    def none_left() -> HarnessError:
+        return HarnessError(
+            f"{sessions}: none of its {len(table)} sessions of locale {options.locale!r} has "
+            f"{options.min_history}-{options.max_history} previous items"
+        )
+
+    bounds = (options.min_history, options.max_history)
+    kept, keep, dropped, touched = map_and_filter(
+        rows, catalog_ids, options.unknown_items, unknown, bounds, none_left
+    )
     warnings = []
     if dropped:
         warnings.append(
             f"amazon-m2: dropped {dropped} items of {touched} sessions that are not products "
             f"of locale {options.locale!r} in {products} (unknown_items=drop)"
         )
-    keep = history_filter(mapped, options.min_history, options.max_history)
-    if not keep.any():
-        raise HarnessError(
-            f"{sessions}: none of its {len(table)} sessions of locale {options.locale!r} has "
-            f"{options.min_history}-{options.max_history} previous items"
-        )
-    kept = mapped.keep_rows(keep)
     ids = pc.binary_join_element_wise(
         "session-",
         pc.cast(pc.add(table.column("record").filter(pa.array(keep)), 1), pa.string()),

@@ -27,8 +27,7 @@ from harness.data.model import Dataset
 from harness.data.render import render_columns
 from harness.data.sequences import (
     checked_catalog_ids,
-    history_filter,
-    map_to_catalog,
+    map_and_filter,
     split_ids,
     validate_history_bounds,
 )
@@ -122,20 +121,22 @@ def _build(folder: Path, behaviors: Path, news: Path, options: MindOptions) -> d
             f"of user {user_ids[row].as_py()!r} is not in {news.name}"
         )
 
-    mapped, dropped, touched = map_to_catalog(rows, catalog_ids, options.unknown_items, unknown)
+    def none_left() -> HarnessError:
+        return HarnessError(
+            f"{behaviors}: none of its {users} users has {options.min_history}-"
+            f"{options.max_history} history clicks before the target"
+        )
+
+    bounds = (options.min_history, options.max_history)
+    kept, keep, dropped, touched = map_and_filter(
+        rows, catalog_ids, options.unknown_items, unknown, bounds, none_left
+    )
     warnings = []
     if dropped:
         warnings.append(
             f"mind: dropped {dropped} history clicks of {touched} users whose news are not in "
             f"{news} (unknown_items=drop)"
         )
-    keep = history_filter(mapped, options.min_history, options.max_history)
-    if not keep.any():
-        raise HarnessError(
-            f"{behaviors}: none of its {users} users has {options.min_history}-"
-            f"{options.max_history} history clicks before the target"
-        )
-    kept = mapped.keep_rows(keep)
     write_sequences(folder, user_ids.filter(pa.array(keep)), kept.offsets, kept.values)
     log.info(
         "mind: %d of %d users have %d-%d clicks before the target",

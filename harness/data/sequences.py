@@ -106,6 +106,28 @@ def map_to_catalog(
     return mapped.keep_values(known), int((~known).sum()), len(touched)
 
 
+def map_and_filter(
+    rows: Ragged,
+    catalog_ids: pa.Array,
+    unknown_items: Literal["error", "drop"],
+    unknown_error: Callable[[int, str], HarnessError],
+    history_bounds: tuple[int, int],
+    none_left: Callable[[], HarnessError],
+) -> tuple[Ragged, np.ndarray, int, int]:
+    """The tail every sequence loader shares: ids to catalog indices, then the rows whose
+    history length is within ``history_bounds``.
+
+    Returns the kept rows, the keep mask over ``rows``, and the number of
+    dropped unknown items and of rows that lost one; raises ``none_left()``
+    when no row is kept.
+    """
+    mapped, dropped, touched = map_to_catalog(rows, catalog_ids, unknown_items, unknown_error)
+    keep = history_filter(mapped, *history_bounds)
+    if not keep.any():
+        raise none_left()
+    return mapped.keep_rows(keep), keep, dropped, touched
+
+
 def history_filter(rows: Ragged, min_history: int, max_history: int) -> np.ndarray:
     """Rows whose history (every item before the last, the target) has an allowed length."""
     history = rows.lengths - 1
