@@ -40,6 +40,11 @@ def generations_dir(cache_dir: Path | str | None = None) -> Path:
     return cache_root(cache_dir) / "generations"
 
 
+def hf_datasets_dir(cache_dir: Path | str | None = None) -> Path:
+    """HF ``datasets``' own Arrow cache, for the ``hf`` dataset."""
+    return cache_root(cache_dir) / "hf-datasets"
+
+
 def runs_dir(cache_dir: Path | str | None = None) -> Path:
     """Training output of recommenders run outside ``harness evaluate``."""
     return cache_root(cache_dir) / "runs"

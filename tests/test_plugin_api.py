@@ -184,3 +184,16 @@ def test_data_and_llm_packages_import_nothing_from_the_runner():
             for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom):
                     assert node.module not in ("harness.runner", "harness.cli"), path
+
+
+def test_a_domain_the_prompts_do_not_know_gets_generic_wording(embedded):
+    from harness.llm_recommender import GENERIC_INSTRUCTION, INSTRUCTIONS
+    from harness_baselines.truncated_llm import TruncatedLLM, TruncatedOptions
+    from llm_trsr.prompts import GENERIC, domain_words
+
+    recommender = TruncatedLLM(TruncatedOptions(zero_shot=True))
+    recommender.lm = embedded
+    recipes, _ = recommender.prefix_and_suffix([("Recent Items", "1. soup")], "recipes")
+    news, _ = recommender.prefix_and_suffix([("Recent Items", "1. soup")], "news")
+    assert GENERIC_INSTRUCTION in recipes and INSTRUCTIONS["news"] in news
+    assert domain_words("recipes") == GENERIC and domain_words("news").items == "news articles"

@@ -30,6 +30,7 @@ from harness.data.model import Catalog, Dataset
 from harness.data.render import render_columns
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
+from harness.paths import hf_datasets_dir
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def read_table(source: str, options: HFOptions, context: DatasetContext, what: s
     if not path.is_absolute() and context.data_dir is not None:
         candidate = Path(context.data_dir) / path
         path = candidate if candidate.exists() else path
-    kwargs = {"cache_dir": str(context.cache_dir / "hf-datasets"), "split": options.split}
+    kwargs = {"cache_dir": str(hf_datasets_dir(context.cache_dir)), "split": options.split}
     if path.is_file():
         builder = BUILDERS.get(path.suffix.lower())
         if builder is None:
