@@ -78,6 +78,16 @@ def cli(quiet: bool) -> None:
     is_flag=True,
     help="Also write budget.png (quality vs prompt tokens) and loss.png (training loss curves).",
 )
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Recompute every row, ignoring the checkpoints of rows finished by earlier runs.",
+)
+@click.option(
+    "--fail-fast",
+    is_flag=True,
+    help="Stop at the first row that fails (no output) instead of recording it and going on.",
+)
 def evaluate(
     experiment_file,
     dataset_spec,
@@ -91,10 +101,15 @@ def evaluate(
     cache_dir,
     device,
     plot,
+    fresh,
+    fail_fast,
 ):
     """Fit and score recommenders on one split and print the leaderboard.
 
-    Either give an EXPERIMENT_FILE (TOML) or --recommender options.
+    Either give an EXPERIMENT_FILE (TOML) or --recommender options. Every
+    finished row is checkpointed, so rerunning a killed or failed command
+    continues where it stopped. A row that fails is listed under the table
+    and the exit code is 1.
     """
     from harness.runner import evaluate as run_evaluation
 
@@ -119,11 +134,17 @@ def evaluate(
     if changed:
         experiment.split = SplitConfig(**{**vars(experiment.split), **changed})
     out = out or Path("runs") / experiment.dataset
-    results = run_evaluation(experiment, out, cache_dir=cache_dir, plot=plot)
+    results = run_evaluation(
+        experiment, out, cache_dir=cache_dir, plot=plot, fresh=fresh, fail_fast=fail_fast
+    )
     click.echo((out / "leaderboard.md").read_text())
     click.echo(
         f"results: {out / 'results.json'}  split sha256: {results['split']['sha256']}", err=True
     )
+    for failure in results["failed_runs"]:
+        click.echo(f"Error: row {failure['name']!r} failed: {failure['error']}", err=True)
+    if results["failed_runs"]:
+        sys.exit(1)
 
 
 @cli.command()

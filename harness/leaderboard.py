@@ -80,6 +80,7 @@ def render_leaderboard(results: dict[str, Any]) -> str:
         ]
     )
     lines.append(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
+    lines += failed_rows(results)
     full_runs = [r for r in runs if r.get("full_ranking")]
     if full_runs:
         keys = [f"{m}@{k}" for m in ("recall", "ndcg") for k in FULL_CUTOFFS]
@@ -104,6 +105,16 @@ def render_leaderboard(results: dict[str, Any]) -> str:
     lines += pairs_table(results)
     lines += budget_table(runs)
     return "\n".join(lines) + "\n"
+
+
+def failed_rows(results: dict[str, Any]) -> list[str]:
+    """Rows that raised: named under the table with their error, never silently missing."""
+    failed = results.get("failed_runs") or []
+    if not failed:
+        return []
+    lines = ["", f"**Failed rows ({len(failed)})**, not ranked:", ""]
+    lines += [f"- {f['name']}: {f['error']} (traceback: `{f['traceback']}`)" for f in failed]
+    return lines
 
 
 def pairs_table(results: dict[str, Any]) -> list[str]:

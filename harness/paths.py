@@ -45,6 +45,11 @@ def hf_datasets_dir(cache_dir: Path | str | None = None) -> Path:
     return cache_root(cache_dir) / "hf-datasets"
 
 
+def rows_dir(cache_dir: Path | str | None = None) -> Path:
+    """Checkpoints of finished leaderboard rows, one folder per row key."""
+    return cache_root(cache_dir) / "rows"
+
+
 def runs_dir(cache_dir: Path | str | None = None) -> Path:
     """Training output of recommenders run outside ``harness evaluate``."""
     return cache_root(cache_dir) / "runs"

@@ -12,6 +12,7 @@ import platform
 import re
 import shutil
 import tempfile
+import traceback
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import __version__
+from harness import __version__, checkpoints
 from harness.costs import PeakMemory, Stopwatch, release_freed_memory
 from harness.data.context import DatasetContext
 from harness.data.model import Dataset
@@ -184,8 +185,17 @@ def evaluate(
     registry: Registry | None = None,
     progress: bool = True,
     plot: bool = False,
+    fresh: bool = False,
+    fail_fast: bool = False,
 ) -> dict[str, Any]:
-    """Run the experiment and write ``out_dir`` (results.json, split.json, scores/, leaderboard.md)."""
+    """Run the experiment and write ``out_dir`` (results.json, split.json, scores/, leaderboard.md).
+
+    Each finished row is checkpointed at once (:mod:`harness.checkpoints`); a
+    rerun reads finished rows back unless ``fresh``. A row that raises is
+    recorded under ``failed_runs`` (its traceback in its run folder) and the
+    other rows go on, unless ``fail_fast``: then the first failure ends the
+    run with no output folder.
+    """
     registry = registry or default_registry()
     cache_dir = cache_root(cache_dir)
     runs = prepare_runs(experiment.runs, registry)
@@ -206,7 +216,9 @@ def evaluate(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
     try:
-        results = _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progress)
+        results = _run_all(
+            experiment, runs, dataset, split, split_path, tmp, cache_dir, progress, fresh, fail_fast
+        )
         if plot and not plot_budget(results, tmp / "budget.png"):
             log.warning("--plot: no row reports prompt tokens, no budget.png written")
         if plot:
@@ -221,26 +233,51 @@ def evaluate(
     return results
 
 
-def _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progress):
+def _run_all(
+    experiment, runs, dataset, split, split_path, tmp, cache_dir, progress, fresh, fail_fast
+):
     shutil.copyfile(split_path, tmp / "split.json")
     (tmp / "scores").mkdir()
-    records, per_request = [], {}
+    records, per_request, failed = [], {}, []
+    reused = 0
     for number, run in enumerate(runs, start=1):
         log.info("[%d/%d] %s", number, len(runs), run.name)
         run_dir = tmp / "runs" / _slug(run.name)
         run_dir.mkdir(parents=True)
-        context = RunContext(
-            seed=experiment.split.seed,
-            device=experiment.device,
-            cache_dir=cache_dir,
-            run_dir=run_dir,
-            progress=progress,
+        checkpoint = checkpoints.row_key(
+            split.sha256,
+            run.spec.recommender,
+            options_dict(run.options),
+            run.plugin,
+            experiment.device,
         )
-        outcome = run_one(run, split, context)
-        # free the model and hand the heap back to the OS before the next row,
-        # so each row's peak memory starts from the same floor
-        run.recommender = None
-        release_freed_memory()
+        outcome = None if fresh else checkpoints.load(cache_dir, checkpoint, run_dir)
+        if outcome is not None:
+            run.recommender = None
+            reused += 1
+            log.info("reused the checkpoint of %s", run.name)
+        else:
+            context = RunContext(
+                seed=experiment.split.seed,
+                device=experiment.device,
+                cache_dir=cache_dir,
+                run_dir=run_dir,
+                progress=progress,
+            )
+            try:
+                outcome = run_one(run, split, context)
+            except Exception as exc:
+                if fail_fast:
+                    raise
+                failed.append(_failure(run, run_dir, exc))
+                log.error("%s failed: %s (the other rows go on)", run.name, exc)
+                continue
+            finally:
+                # free the model and hand the heap back to the OS before the next row,
+                # so each row's peak memory starts from the same floor
+                run.recommender = None
+                release_freed_memory()
+            checkpoints.save(cache_dir, checkpoint, outcome, run_dir)
         per_request[run.name] = outcome["per_request"]
         seed = experiment.split.seed
         metrics, cis = {}, {}
@@ -269,6 +306,14 @@ def _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progr
         )
         if not any(run_dir.iterdir()):
             run_dir.rmdir()
+    if reused:
+        log.info(
+            "reused %d of %d rows from their checkpoints (--fresh recomputes them)",
+            reused,
+            len(runs),
+        )
+    if not records:
+        raise PluginError(f"every row failed; the first: {failed[0]['error']}")
     if (tmp / "runs").exists() and not any((tmp / "runs").iterdir()):
         (tmp / "runs").rmdir()
     results = {
@@ -293,11 +338,25 @@ def _run_all(experiment, runs, dataset, split, split_path, tmp, cache_dir, progr
         },
         "environment": _versions(),
         "runs": records,
+        "failed_runs": failed,
         "paired_tests": _paired(records, per_request),
     }
     (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (tmp / "leaderboard.md").write_text(render_leaderboard(results))
     return results
+
+
+def _failure(run: PreparedRun, run_dir: Path, exc: BaseException) -> dict[str, Any]:
+    """The record of a row that raised; its traceback goes to a file in its run folder."""
+    (run_dir / "traceback.txt").write_text("".join(traceback.format_exception(exc)))
+    return {
+        "name": run.name,
+        "recommender": run.spec.recommender,
+        "plugin": run.plugin,
+        "options": options_dict(run.options),
+        "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        "traceback": f"runs/{run_dir.name}/traceback.txt",
+    }
 
 
 def _paired(records: list[dict], per_request: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:

@@ -52,7 +52,36 @@ def test_disable_env_blocks_a_plugin(harness_cli, plugin_path):
     assert "unknown recommender 'cooccurrence'; available:" in result.stderr
 
 
-def test_a_plugin_that_raises_gives_one_line_and_no_output(harness_cli, plugin_path, tmp_path):
+def test_a_row_that_raises_is_listed_and_the_other_rows_stay(harness_cli, plugin_path, tmp_path):
+    out = tmp_path / "out"
+    result = harness_cli(
+        "evaluate",
+        "-r",
+        "popularity",
+        "-r",
+        "exploding-in-score",
+        "-r",
+        "random",
+        "--users",
+        "20",
+        "--out",
+        str(out),
+        env={"PYTHONPATH": str(plugin_path)},
+    )
+    assert result.returncode == 1
+    assert (
+        "Error: row 'exploding-in-score' failed: recommender 'exploding-in-score' failed "
+        "during scoring: ValueError: boom in score"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in results["runs"]] == ["popularity", "random"]
+    failure = results["failed_runs"][0]
+    assert "ValueError: boom in score" in (out / failure["traceback"]).read_text()
+    assert "Failed rows (1)" in (out / "leaderboard.md").read_text()
+
+
+def test_fail_fast_stops_at_the_first_failure_with_no_output(harness_cli, plugin_path, tmp_path):
     out = tmp_path / "out"
     result = harness_cli(
         "evaluate",
@@ -62,6 +91,7 @@ def test_a_plugin_that_raises_gives_one_line_and_no_output(harness_cli, plugin_p
         "exploding",
         "--users",
         "20",
+        "--fail-fast",
         "--out",
         str(out),
         env={"PYTHONPATH": str(plugin_path)},

@@ -1,0 +1,111 @@
+"""Row checkpoints: each finished leaderboard row is persisted the moment it ends.
+
+A row is keyed by what determines its numbers: the split's sha256, the
+recommender's name, its resolved options, the plugin that registered it and
+that plugin's version (the harness version for built-ins), and the device. A
+rerun of the same command reads finished rows back instead of recomputing
+them; ``--fresh`` ignores them. A checkpoint is written into a temporary
+sibling and renamed into place after its manifest, so a run killed half-way
+never leaves one that a later run would read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import __version__
+from harness.paths import rows_dir
+
+log = logging.getLogger(__name__)
+FORMAT = "harness-row/1"
+MANIFEST = "row.json"
+ARRAYS = "arrays.npz"
+RUN = "run"
+
+
+def plugin_version(plugin: str) -> str:
+    """``dist==version`` of the distribution that ships module ``plugin``, else the harness's."""
+    top = plugin.split(".")[0]
+    for dist in importlib.metadata.packages_distributions().get(top, []):
+        try:
+            return f"{dist}=={importlib.metadata.version(dist)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return f"harness=={__version__}"
+
+
+def row_key(
+    split_sha256: str, recommender: str, options: dict[str, Any], plugin: str, device: str
+) -> str:
+    """sha256 of everything that determines a row's numbers."""
+    payload = json.dumps(
+        [FORMAT, split_sha256, recommender, options, plugin, plugin_version(plugin), device],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def save(cache_dir: Path, key: str, outcome: dict[str, Any], run_dir: Path) -> Path:
+    """Persist a finished row (its arrays, costs, training log and run folder) atomically."""
+    folder = rows_dir(cache_dir) / key[:32]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        arrays = {"scores": outcome["scores"]}
+        arrays.update({f"per_request/{k}": v for k, v in outcome["per_request"].items()})
+        for k, v in (outcome["full"] or {}).items():
+            arrays[f"full/{k}"] = v
+        np.savez(tmp / ARRAYS, **arrays)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            shutil.copytree(run_dir, tmp / RUN)
+        manifest = {
+            "format": FORMAT,
+            "key": key,
+            "costs": outcome["costs"],
+            "training": outcome["training"],
+            "has_full": outcome["full"] is not None,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest))  # written last: the row is complete
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def load(cache_dir: Path, key: str, run_dir: Path) -> dict[str, Any] | None:
+    """A finished row's outcome (its run folder copied into ``run_dir``), or None."""
+    folder = rows_dir(cache_dir) / key[:32]
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        if manifest.get("format") != FORMAT or manifest.get("key") != key:
+            return None
+        with np.load(folder / ARRAYS) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, KeyError):
+        return None
+    per_request = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("per_request/")}
+    full = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("full/")}
+    if (folder / RUN).is_dir():
+        shutil.copytree(folder / RUN, run_dir, dirs_exist_ok=True)
+    return {
+        "scores": arrays["scores"],
+        "per_request": per_request,
+        "full": full if manifest["has_full"] else None,
+        "costs": manifest["costs"],
+        "training": manifest["training"],
+    }
