@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from harness import __version__
+from harness.faults import kill_point
 from harness.paths import rows_dir
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def save(cache_dir: Path, key: str, outcome: dict[str, Any], run_dir: Path) -> P
             "training": outcome["training"],
             "has_full": outcome["full"] is not None,
         }
+        kill_point("row-checkpoint")
         (tmp / MANIFEST).write_text(json.dumps(manifest))  # written last: the row is complete
         if folder.exists():
             shutil.rmtree(folder)

@@ -239,8 +239,16 @@ def leaderboard(results_json: Path, out: Path | None, plot_path: Path | None) ->
 
     from harness.leaderboard import plot_budget, render_leaderboard
 
-    results = json.loads(results_json.read_text())
-    text = render_leaderboard(results)
+    try:
+        results = json.loads(results_json.read_text())
+        text = render_leaderboard(results)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{results_json}: not JSON: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise HarnessError(
+            f"{results_json}: not a harness results file "
+            f"({type(exc).__name__}: {exc}); `harness evaluate` writes one"
+        ) from None
     if out:
         out.write_text(text)
     if plot_path and not plot_budget(results, plot_path):

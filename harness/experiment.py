@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.options import parse_spec
+from harness.options import build_options, parse_spec
 from harness.splits import SplitConfig
 
 if sys.version_info >= (3, 11):
@@ -132,7 +132,7 @@ def load_experiment(path: Path) -> Experiment:
         dataset=data.get("dataset", "ml-100k"),
         dataset_options=dict(data.get("dataset_options", {})),
         data_dir=data_dir,
-        split=SplitConfig(**split_raw),
+        split=build_options(SplitConfig, split_raw, f"{path} [split]"),
         runs=runs,
         device=data.get("device", "auto"),
     )

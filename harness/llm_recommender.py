@@ -15,8 +15,10 @@ A third party adds an LLM recommender the same way: subclass
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -72,7 +74,7 @@ class LLMOptions:
     recent_items: int = field(default=5, metadata={"help": "last R history items in the prompt"})
     epochs: int = field(default=1, metadata={"help": "LoRA SFT epochs"})
     lr: float = field(default=LR, metadata={"help": "peak learning rate"})
-    schedule: str = field(
+    schedule: Literal["cosine", "linear", "constant"] = field(
         default="cosine", metadata={"help": "lr decay after warmup: cosine, linear, constant"}
     )
     warmup: float = field(default=0.05, metadata={"help": "warmup, as a fraction of all steps"})
@@ -124,11 +126,13 @@ class LLMOptions:
     )
 
     def __post_init__(self):
+        check_model_name(self.model)
         for name in (
             "epochs",
             "batch_size",
             "grad_accum",
             "lora_r",
+            "lora_alpha",
             "users_per_batch",
             "examples_per_user",
             "negatives",
@@ -137,6 +141,10 @@ class LLMOptions:
                 raise ValueError(f"{name} must be at least 1")
         if self.recent_items is not None and self.recent_items < 0:
             raise ValueError("recent_items must be at least 0")
+        for name in ("train_sequences", "valid_requests"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (or none for all)")
         if not 0 <= self.lora_dropout < 1:
             raise ValueError("lora_dropout must be in [0, 1)")
         if self.lr <= 0:
@@ -147,6 +155,17 @@ class LLMOptions:
             raise ValueError("loss=listwise needs packing=true")
         if self.loss_on == "full" and (self.packing or self.loss != "pointwise"):
             raise ValueError("loss_on=full needs packing=false and loss=pointwise")
+
+
+def check_model_name(model: str | None) -> None:
+    """A model option must name a folder, or a hub id when the hub is reachable: caught
+    when the options are built, before any row trains, not when the model loads."""
+    if model is None or Path(model).expanduser().exists():
+        return
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    if offline or model.startswith((".", "/", "~")):
+        where = "HF_HUB_OFFLINE is set" if offline else "no such folder"
+        raise ValueError(f"model {model!r} is not a folder and cannot be fetched ({where})")
 
 
 def numbered(lines: Sequence[str]) -> str:

@@ -26,6 +26,7 @@ from harness.data.context import DatasetContext
 from harness.data.model import Dataset
 from harness.errors import HarnessError, PluginError, plugin_errors
 from harness.experiment import Experiment, RunSpec
+from harness.faults import kill_point
 from harness.leaderboard import plot_budget, plot_losses, render_leaderboard
 from harness.metrics import (
     candidate_metrics,
@@ -121,12 +122,14 @@ def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, An
     rec = run.recommender
     with PeakMemory() as memory:
         with Stopwatch() as fit_time, plugin_errors(f"recommender {run.name!r} failed during fit"):
+            kill_point(f"fit:{run.name}")
             rec.fit(split.train_data(), context)
         with (
             Stopwatch() as score_time,
             plugin_errors(f"recommender {run.name!r} failed during scoring"),
         ):
             raw = rec.score(questions, context)
+            kill_point(f"score:{run.name}")
         scores = _check_scores(
             raw, (len(test), len(test[0].candidates)), run.name, "candidate scores"
         )
@@ -226,6 +229,7 @@ def evaluate(
         if out_dir.exists():
             log.info("replacing %s", out_dir)
             shutil.rmtree(out_dir)
+            kill_point("rename")
         tmp.rename(out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -278,6 +282,7 @@ def _run_all(
                 run.recommender = None
                 release_freed_memory()
             checkpoints.save(cache_dir, checkpoint, outcome, run_dir)
+            kill_point(f"after:{run.name}")
         per_request[run.name] = outcome["per_request"]
         seed = experiment.split.seed
         metrics, cis = {}, {}

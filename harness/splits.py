@@ -21,6 +21,7 @@ import numpy as np
 
 from harness.data.model import Dataset
 from harness.errors import HarnessError
+from harness.faults import kill_point
 from harness.recommender import LabeledRequest, TrainData
 
 FORMAT = "harness-split/2"  # 2: requests record their history offset
@@ -230,7 +231,10 @@ def write_split(split: Split, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".split-", suffix=".tmp")
     with os.fdopen(fd, "wb") as handle:
-        handle.write(payload)
+        handle.write(payload[: len(payload) // 2])
+        handle.flush()
+        kill_point("split-write")
+        handle.write(payload[len(payload) // 2 :])
     os.replace(tmp, path)
 
 

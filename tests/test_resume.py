@@ -22,7 +22,10 @@ def test_a_rerun_reuses_finished_rows_with_identical_metrics(tmp_path, caplog):
     assert "reused 2 of 2 rows" in caplog.text
     assert [r["metrics"] for r in first["runs"]] == [r["metrics"] for r in second["runs"]]
     assert [r["costs"] for r in first["runs"]] == [r["costs"] for r in second["runs"]]
-    scores = [(tmp_path / d / "scores" / "sasrec_epochs_2_hidden_16.jsonl").read_text() for d in ("a", "b")]
+    scores = [
+        (tmp_path / d / "scores" / "sasrec_epochs_2_hidden_16.jsonl").read_text()
+        for d in ("a", "b")
+    ]
     assert scores[0] == scores[1]
     caplog.clear()
     with caplog.at_level("INFO"):

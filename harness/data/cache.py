@@ -28,6 +28,7 @@ from harness.data.context import DatasetContext
 from harness.data.model import Catalog, Dataset
 from harness.data.render import ArrowTexts
 from harness.errors import HarnessError
+from harness.faults import kill_point
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ def _build_into(folder: Path, key: str, build: Callable[[Path], dict[str, Any]])
         meta = build(tmp)
         files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir())}
         marker = {"format": FORMAT, "key": key, "files": files, "meta": meta}
+        kill_point("dataset-cache")
         (tmp / MARKER).write_text(json.dumps(marker, indent=1))
         try:
             tmp.rename(folder)

@@ -58,6 +58,21 @@ def cut_blocks(lines: Sequence[str], size: int) -> list[list[str]]:
     return [list(lines[i : i + size]) for i in range(0, len(lines), size)]
 
 
+def check_template(name: str, template: str, needed: tuple[str, ...]) -> None:
+    """A template must fill with the domain words and its own fields, and use the latter."""
+    values = {key: "x" for key in needed}
+    try:
+        fill(template, GENERIC, **values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"{name}: cannot fill it ({type(exc).__name__}: {exc}); placeholders are "
+            f"{{items}}, {{action}}, {{interaction}}, " + ", ".join(f"{{{key}}}" for key in needed)
+        ) from None
+    missing = [key for key in needed if f"{{{key}}}" not in template]
+    if missing:
+        raise ValueError(f"{name} must contain {', '.join(f'{{{k}}}' for k in missing)}")
+
+
 def fill(template: str, words: DomainWords, **values: str) -> str:
     return template.format(
         items=words.items, action=words.action, interaction=words.interaction, **values

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.llm.generation_cache import CachedGenerator, Generator
+from harness.llm_recommender import check_model_name
 from harness.paths import generations_dir
 from harness.summarizer import (
     SUMMARY_PROMPTS,
@@ -26,6 +27,7 @@ from llm_trsr.prompts import (
     BLOCK_TEMPLATE,
     MERGE_TEMPLATE,
     RECURRENT_TEMPLATE,
+    check_template,
     cut_blocks,
     domain_words,
     fill,
@@ -49,6 +51,13 @@ class SummarizerOptions:
     recurrent_template: str = field(default=RECURRENT_TEMPLATE, metadata={"help": "update prompt"})
 
     def __post_init__(self):
+        check_model_name(self.model)
+        for name, needed in (
+            ("block_template", ("lines",)),
+            ("merge_template", ("summaries",)),
+            ("recurrent_template", ("summary", "lines")),
+        ):
+            check_template(name, getattr(self, name), needed)
         if self.block_size < 1:
             raise ValueError("block_size must be at least 1")
         if self.max_new_tokens < 1 or self.batch_size < 1:
