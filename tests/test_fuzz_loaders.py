@@ -19,7 +19,7 @@ from harness.data.mind import MindOptions, load_mind
 from harness.errors import HarnessError
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CASES_PER_LOADER = 40
+CASES_PER_LOADER = 25
 BIG_LINE = 10 * 2**20
 
 

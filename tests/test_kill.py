@@ -1,19 +1,22 @@
 """SIGKILL `harness evaluate` at every point where it writes, rerun, get the same board.
 
 The process kills itself at a named point (``HARNESS_KILL_AT``, see
-``harness/faults.py``), exactly as ``kill -9`` would: no cleanup runs. The
-rerun of the same command must finish with the metrics of an uninterrupted
-run, reuse the rows that had finished, and never read a half-written file.
-Two runs sharing one cache at the same time must both finish.
+``harness/faults.py``), exactly as ``kill -9`` would: no cleanup runs. One
+cache lives through a chain of kills, as after repeated crashes: each rerun
+reuses the rows finished so far, never reads a half-written file, and the
+last one gives the metrics of an uninterrupted run. Two runs sharing one
+cache at the same time both finish.
 """
 
 import json
+import os
 import subprocess
+from pathlib import Path
 
-import pytest
 from conftest import HARNESS
 
-ROWS = ["popularity", "random", "sasrec[epochs=1,hidden=8]"]
+SASREC = "sasrec[epochs=1,hidden=8]"
+ROWS = ["popularity", "random", SASREC]
 ARGS = ["evaluate", "--users", "60", *[a for row in ROWS for a in ("-r", row)]]
 
 
@@ -22,60 +25,45 @@ def _metrics(folder) -> dict:
     return {r["name"]: r["metrics"] for r in results["runs"]}
 
 
-def _run(out, cache, kill_at: str | None = None, env: dict | None = None):
-    full_env = {**env, "HARNESS_CACHE": str(cache)}
+def _run(out, cache, kill_at: str | None = None, rows=ARGS):
+    env = {**os.environ, "HARNESS_CACHE": str(cache)}
+    env.pop("HARNESS_KILL_AT", None)
     if kill_at:
-        full_env["HARNESS_KILL_AT"] = kill_at
+        env["HARNESS_KILL_AT"] = kill_at
     return subprocess.run(
-        [HARNESS, *ARGS, "--out", str(out)], capture_output=True, text=True, env=full_env
+        [HARNESS, *rows, "--out", str(out)], capture_output=True, text=True, env=env
     )
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    import os
-
-    folder = tmp_path_factory.mktemp("reference")
-    result = _run(folder / "out", folder / "cache", env=dict(os.environ))
-    assert result.returncode == 0, result.stderr
-    return _metrics(folder / "out")
-
-
-@pytest.mark.parametrize(
-    ("point", "reused"),
-    [
-        ("split-write", 0),
-        ("fit:random", 1),
-        ("score:sasrec[epochs=1,hidden=8]", 2),
-        ("row-checkpoint", 0),
-        ("after:popularity", 1),
-        ("rename", 3),
-    ],
-)
-def test_killed_run_resumes_to_the_same_board(point, reused, reference, tmp_path):
-    import os
-
-    env = dict(os.environ)
+def test_a_chain_of_kills_resumes_to_the_uninterrupted_board(tmp_path):
+    reference = _run(tmp_path / "reference", tmp_path / "reference-cache")
+    assert reference.returncode == 0, reference.stderr
     out, cache = tmp_path / "out", tmp_path / "cache"
-    if point == "rename":  # the rename replaces an existing folder: make one first
-        assert _run(out, cache, env=env).returncode == 0
-    killed = _run(out, cache, kill_at=point, env=env)
-    assert killed.returncode == -9, killed.stderr
-    rerun = _run(out, cache, env=env)
-    assert rerun.returncode == 0, rerun.stderr
-    assert _metrics(out) == reference
-    if reused:
-        assert f"reused {reused} of 3 rows" in rerun.stderr
-    else:
-        assert "reused" not in rerun.stderr
-    assert len(list((cache / "splits").glob("*.json"))) == 1
-    for row in (cache / "rows").iterdir():  # every checkpoint a later run may read is whole
-        assert row.name.startswith(".") or (row / "row.json").is_file()
+    # (kill point, rows reused by the run that gets killed there)
+    chain = [
+        ("split-write", 0),  # half of split.json written
+        ("fit:random", 0),  # popularity finished and checkpointed, random dies in fit
+        ("row-checkpoint", 1),  # random's checkpoint half-written
+        (f"score:{SASREC}", 1),  # random recomputed and saved; sasrec dies while scoring
+        (None, 2),  # the first run to finish
+        ("rename", 3),  # the old output folder removed, the new one not yet renamed
+        (None, 3),
+    ]
+    for point, reused in chain:
+        result = _run(out, cache, kill_at=point)
+        if point is None:
+            assert result.returncode == 0, result.stderr
+        else:
+            assert result.returncode == -9, (point, result.stderr)
+        assert result.stderr.count("reused the checkpoint of") == reused, (point, result.stderr)
+        splits = list((cache / "splits").glob("*.json"))
+        assert len(splits) <= 1 and all(not p.name.startswith(".") for p in splits)
+        for row in (cache / "rows").glob("*"):  # a checkpoint a later run may read is whole
+            assert row.name.startswith(".") or (row / "row.json").is_file()
+    assert _metrics(out) == _metrics(tmp_path / "reference")
 
 
-def test_two_runs_sharing_a_cache_both_finish(tmp_path, reference):
-    import os
-
+def test_two_runs_sharing_a_cache_both_finish(tmp_path):
     cache = tmp_path / "cache"
     env = {**os.environ, "HARNESS_CACHE": str(cache)}
     procs = [
@@ -86,32 +74,26 @@ def test_two_runs_sharing_a_cache_both_finish(tmp_path, reference):
             text=True,
             env=env,
         )
-        for i, row in enumerate(["popularity", "sasrec[epochs=1,hidden=8]"])
+        for i, row in enumerate(["popularity", SASREC])
     ]
     for proc in procs:
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err
     assert len(list((cache / "splits").glob("*.json"))) == 1
-    assert _metrics(tmp_path / "o0")["popularity"] == reference["popularity"]
-    sasrec = "sasrec[epochs=1,hidden=8]"
-    assert _metrics(tmp_path / "o1")[sasrec] == reference[sasrec]
+    together = _run(tmp_path / "both", cache)
+    assert "reused 2 of 3 rows" in together.stderr  # both rows' checkpoints are whole
+    assert _metrics(tmp_path / "o0")["popularity"] == _metrics(tmp_path / "both")["popularity"]
+    assert _metrics(tmp_path / "o1")[SASREC] == _metrics(tmp_path / "both")[SASREC]
 
 
 def test_a_dataset_cache_killed_while_written_is_rebuilt(tmp_path):
-    import os
-    from pathlib import Path
-
     mind = Path(__file__).parent / "fixtures" / "mind"
-    env = {**os.environ, "HARNESS_CACHE": str(tmp_path / "cache")}
-    args = [HARNESS, "evaluate", "--dataset", "mind", "--data-dir", str(mind), "-r", "popularity"]
-    args += ["--negatives", "5", "--out", str(tmp_path / "out")]
-    killed = subprocess.run(
-        args, capture_output=True, text=True, env={**env, "HARNESS_KILL_AT": "dataset-cache"}
-    )
+    rows = ["evaluate", "--dataset", "mind", "--data-dir", str(mind), "-r", "popularity"]
+    rows += ["--negatives", "5"]
+    killed = _run(tmp_path / "out", tmp_path / "cache", kill_at="dataset-cache", rows=rows)
     assert killed.returncode == -9
-    assert not [
-        p for p in (tmp_path / "cache" / "datasets").iterdir() if not p.name.startswith(".")
-    ]
-    rerun = subprocess.run(args, capture_output=True, text=True, env=env)
+    datasets = tmp_path / "cache" / "datasets"
+    assert not [p for p in datasets.iterdir() if not p.name.startswith(".")]
+    rerun = _run(tmp_path / "out", tmp_path / "cache", rows=rows)
     assert rerun.returncode == 0, rerun.stderr
     assert "removing" in rerun.stderr  # the killed build's temporary folder is cleaned up

@@ -88,15 +88,26 @@ def test_zero_shot_trains_nothing(small_split, context, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def trained_trsr(small_split, context):
+def trained_trsr(small_split, context, tiny_model_dir):
+    """SFT mechanics on the tiny random model: what is checked is wiring, not learning
+    (tests/test_llm_learning.py trains the real weights)."""
     rec = LLMTRSR(
-        TRSROptions(train_sequences=8, valid_requests=3, summary_tokens=16, batch_size=8, lr=1e-3)
+        TRSROptions(
+            model=str(tiny_model_dir),
+            train_sequences=8,
+            valid_requests=3,
+            summary_tokens=16,
+            batch_size=8,
+            lr=1e-2,
+        )
     )
     rec.fit(small_split.train_data(), context)
     return rec
 
 
-def test_llm_trsr_training_changes_p_yes_and_saves_the_adapter(trained_trsr, small_split, context):
+def test_llm_trsr_training_changes_p_yes_and_saves_the_adapter(
+    trained_trsr, small_split, context, tiny_model_dir
+):
     assert (context.run_dir / "adapter" / "adapter_config.json").is_file()
     report = trained_trsr.report
     assert report.steps >= 1 and report.first_loss is not None
@@ -107,17 +118,30 @@ def test_llm_trsr_training_changes_p_yes_and_saves_the_adapter(trained_trsr, sma
     assert tuned.shape == base.shape == (3, 21)
     assert np.abs(tuned - base).max() > 1e-3
     # the saved adapter reloads and scores the same without retraining
-    again = LLMTRSR(TRSROptions(adapter=str(context.run_dir / "adapter"), summary_tokens=16))
+    again = LLMTRSR(
+        TRSROptions(
+            model=str(tiny_model_dir),
+            adapter=str(context.run_dir / "adapter"),
+            summary_tokens=16,
+        )
+    )
     again.fit(small_split.train_data(), context)
     np.testing.assert_allclose(again.score(small_split.test, context), tuned, atol=1e-4)
 
 
-TINY = "train_sequences=4,valid_requests=2,summary_tokens=12,batch_size=8"
 TINY_SPLIT = ["--users", "2", "--history", "5"]  # one block: both summarizers share the cache
 
 
-def test_summarize_twice_generates_nothing_the_second_time(harness_cli):
-    args = [*TINY_SPLIT, "--recommender", f"llm-trsr[summarizer=hierarchical,{TINY}]"]
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir) -> str:
+    """Options of a tiny LLM-TRSR run on the tiny random model: CLI and cache wiring only."""
+    return (
+        f"model={tiny_model_dir},train_sequences=4,valid_requests=2,summary_tokens=12,batch_size=8"
+    )
+
+
+def test_summarize_twice_generates_nothing_the_second_time(harness_cli, tiny):
+    args = [*TINY_SPLIT, "--recommender", f"llm-trsr[summarizer=hierarchical,{tiny}]"]
     first = harness_cli("summarize", *args)
     assert first.returncode == 0, first.stderr
     assert "tokens generated" in first.stdout
@@ -126,7 +150,9 @@ def test_summarize_twice_generates_nothing_the_second_time(harness_cli):
     assert "0 generations run" in again.stdout and "all from cache" in again.stdout
 
 
-def test_both_variants_and_baselines_on_one_leaderboard_with_costs(harness_cli, tmp_path):
+def test_both_variants_and_baselines_on_one_leaderboard_with_costs(
+    harness_cli, tmp_path, tiny, tiny_model_dir
+):
     out = tmp_path / "out"
     result = harness_cli(
         "evaluate",
@@ -136,11 +162,11 @@ def test_both_variants_and_baselines_on_one_leaderboard_with_costs(harness_cli, 
         "-r",
         "popularity",
         "-r",
-        f"llm-trsr[summarizer=hierarchical,{TINY}]",
+        f"llm-trsr[summarizer=hierarchical,{tiny}]",
         "-r",
-        f"llm-trsr[summarizer=recurrent,{TINY}]",
+        f"llm-trsr[summarizer=recurrent,{tiny}]",
         "-r",
-        "truncated-llm[zero_shot=true]",
+        f"truncated-llm[zero_shot=true,model={tiny_model_dir}]",
     )
     assert result.returncode == 0, result.stderr
     for row in ("llm-trsr (hierarchical)", "llm-trsr (recurrent)", "truncated-llm (zero-shot)"):
@@ -167,8 +193,9 @@ def test_both_variants_and_baselines_on_one_leaderboard_with_costs(harness_cli, 
         *TINY_SPLIT,
         "--out",
         str(tmp_path / "again"),
+        "--fresh",  # recompute the row: its summaries must all come from the cache
         "-r",
-        f"llm-trsr[summarizer=recurrent,{TINY}]",
+        f"llm-trsr[summarizer=recurrent,{tiny}]",
     )
     assert again.returncode == 0, again.stderr
     rerun = json.loads((tmp_path / "again" / "results.json").read_text())["runs"][0]["costs"]

@@ -85,8 +85,11 @@ def test_experiment_file_takes_a_nested_summarizer_table(
     from harness.experiment import load_experiment
 
     experiment = load_experiment(experiment_file)
-    registry = collect(get_plugin_manager())
-    results = evaluate(experiment, tmp_path / "out", registry=registry, progress=False)
+    default_registry.cache_clear()  # LLM-TRSR looks its summarizer up in the process registry
+    try:
+        results = evaluate(experiment, tmp_path / "out", progress=False)
+    finally:
+        default_registry.cache_clear()
     options = results["runs"][0]["options"]
     assert options["summarizer"] == "last-lines"
     assert options["summarizer_options"] == {"keep": 2}
