@@ -20,8 +20,11 @@ def register_datasets(register):
     """Register dataset loaders.
 
     Call ``register(name, loader, options=OptionsDataclass, description=...)``.
-    ``loader(options, data_dir)`` returns a :class:`harness.data.Dataset`;
-    ``data_dir`` is the ``--data-dir`` path or ``None`` for embedded data.
+    ``loader(options, context)`` returns a :class:`harness.data.Dataset`;
+    ``context`` is a :class:`harness.data.DatasetContext`: ``data_dir`` (the
+    ``--data-dir`` path, ``None`` for embedded data), ``cache_dir``, ``seed``,
+    ``progress``. Helpers: :func:`harness.data.cache.load_or_build` (parse
+    once, memory-map after) and :func:`harness.data.text.render_item`.
     """
 
 
@@ -33,10 +36,11 @@ def register_summarizers(register):
     """Register history summarizers (used by LLM-TRSR and any plugin that wants one).
 
     Call ``register(name, factory, options=OptionsDataclass, description=...)``.
-    ``factory(options)`` returns an object with
-    ``summarize(histories: list[list[str]], context, domain: str) -> list[str]``:
-    one preference summary per history of item-text lines, oldest first;
-    ``domain`` is the dataset's ("movies", "news", "products").
+    ``factory(options)`` returns a :class:`harness.summarizer.Summarizer`:
+    ``summarize(histories, context, domain) -> list[str]``, one preference
+    summary per history of item-text lines, oldest first. Its options reach
+    it through the recommender that uses it: ``llm-trsr[summarizer=NAME,
+    summarizer.KEY=VALUE]``.
     """
 
 
@@ -47,7 +51,9 @@ def register_recommenders(register):
     Call ``register(name, factory, options=OptionsDataclass, description=...)``.
     ``factory(options)`` returns a :class:`harness.recommender.Recommender`:
     ``fit(data, context)`` then ``score(requests, context)`` giving one score
-    per candidate of each request.
+    per candidate of each request; the requests carry no answer. A yes/no LLM
+    recommender can subclass
+    :class:`harness.llm_recommender.PromptedYesNoRecommender`.
     """
 
 
