@@ -269,10 +269,14 @@ class PromptedYesNoRecommender(Recommender):
         self.dataset = data.dataset
         examples = [] if self.options.zero_shot else self.training_examples(data, context.seed)
         valid = [] if self.options.zero_shot else self.valid_sample(data.valid, context.seed)
-        histories = [e.history for e in examples] + [r.history for r in [*valid, *requests]]
-        offsets = [e.offset for e in examples] + [r.offset for r in [*valid, *requests]]
-        candidates = [e.candidates for e in examples] + [r.candidates for r in [*valid, *requests]]
-        self.sections(histories, offsets, candidates, data.dataset, context)
+        windows = [*examples, *valid, *requests]  # each has history, offset, candidates
+        self.sections(
+            [w.history for w in windows],
+            [w.offset for w in windows],
+            [w.candidates for w in windows],
+            data.dataset,
+            context,
+        )
         return {"train": len(examples), "valid": len(valid), "test": len(requests)}
 
     def fit(self, data: TrainData, context: RunContext) -> None:
