@@ -25,13 +25,15 @@ import numpy as np
 
 from harness import __version__
 from harness.faults import kill_point
-from harness.paths import rows_dir
+from harness.paths import row_work_dir, rows_dir
 
 log = logging.getLogger(__name__)
 FORMAT = "harness-row/1"
 MANIFEST = "row.json"
 ARRAYS = "arrays.npz"
 RUN = "run"
+# what the full-ranking metrics exclude; rows saved under another rule are recomputed
+FULL_RANKING_EXCLUDES = "earlier-sequence"
 
 
 def plugin_version(plugin: str) -> str:
@@ -57,6 +59,15 @@ def row_key(
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def work_dir(cache_dir: Path, key: str) -> Path:
+    """The row's work folder: what a killed row leaves for its rerun to resume from.
+
+    It lives outside the run's temporary output folder (which a rerun does not
+    reuse) and is removed once the row's checkpoint is saved.
+    """
+    return row_work_dir(cache_dir) / key[:32]
+
+
 def save(cache_dir: Path, key: str, outcome: dict[str, Any], run_dir: Path) -> Path:
     """Persist a finished row (its arrays, costs, training log and run folder) atomically."""
     folder = rows_dir(cache_dir) / key[:32]
@@ -77,6 +88,7 @@ def save(cache_dir: Path, key: str, outcome: dict[str, Any], run_dir: Path) -> P
             "costs": outcome["costs"],
             "training": outcome["training"],
             "has_full": outcome["full"] is not None,
+            "full_ranking_excludes": FULL_RANKING_EXCLUDES,
         }
         kill_point("row-checkpoint")
         (tmp / MANIFEST).write_text(json.dumps(manifest))  # written last: the row is complete
@@ -95,6 +107,8 @@ def load(cache_dir: Path, key: str, run_dir: Path) -> dict[str, Any] | None:
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
         if manifest.get("format") != FORMAT or manifest.get("key") != key:
+            return None
+        if manifest["has_full"] and manifest.get("full_ranking_excludes") != FULL_RANKING_EXCLUDES:
             return None
         with np.load(folder / ARRAYS) as data:
             arrays = {name: data[name] for name in data.files}

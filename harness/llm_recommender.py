@@ -178,6 +178,9 @@ class PromptedYesNoRecommender(Recommender):
 
     options: LLMOptions
     yes, no = "yes", "no"  # the answers after the chat template's assistant header
+    # float32 matrix products may round differently with another thread count or CPU,
+    # and a trained row carries such differences through every step
+    reproducible_within = 0.01
 
     def __init__(self, options: LLMOptions):
         self.options = options
@@ -334,6 +337,7 @@ class PromptedYesNoRecommender(Recommender):
             run_dir,
             validate=validate if valid_requests else None,
             progress=context.progress,
+            checkpoint_dir=context.work_dir / "trainer" if context.work_dir else None,
         )
         for key, value in self.report.summary().items():
             if value is not None:
@@ -397,7 +401,7 @@ class PromptedYesNoRecommender(Recommender):
         chosen = np.random.default_rng([seed, 4]).choice(len(valid), limit, replace=False)
         return [valid[i] for i in sorted(chosen)]
 
-    def _score(self, requests, model, progress: bool) -> list[np.ndarray]:
+    def _score(self, requests, model, progress: bool, resume=None) -> list[np.ndarray]:
         from harness.llm import score_yes_no
 
         return score_yes_no(
@@ -408,6 +412,7 @@ class PromptedYesNoRecommender(Recommender):
             model=model,
             users_per_batch=self.options.users_per_batch,
             progress=progress,
+            resume=resume,
         )
 
     def score(self, requests: Sequence[Request], context: RunContext) -> np.ndarray:
@@ -417,4 +422,9 @@ class PromptedYesNoRecommender(Recommender):
         # one "request" to the LLM is one (history, candidate) prompt
         lengths = count_tokens(self.lm, [s.prefix + c for s in scoring for c in s.continuations])
         context.record_cost("prompt_tokens_per_request", float(np.mean(lengths)))
-        return np.stack(self._score(scoring, self.model, context.progress))
+        resume = None
+        if context.work_dir is not None:
+            from harness.llm.resume import ScoredBatches
+
+            resume = ScoredBatches(context.work_dir / "scored")
+        return np.stack(self._score(scoring, self.model, context.progress, resume))

@@ -50,6 +50,11 @@ def rows_dir(cache_dir: Path | str | None = None) -> Path:
     return cache_root(cache_dir) / "rows"
 
 
+def row_work_dir(cache_dir: Path | str | None = None) -> Path:
+    """Work folders of rows in progress (Trainer checkpoints, scored batches), by row key."""
+    return cache_root(cache_dir) / "row-work"
+
+
 def runs_dir(cache_dir: Path | str | None = None) -> Path:
     """Training output of recommenders run outside ``harness evaluate``."""
     return cache_root(cache_dir) / "runs"

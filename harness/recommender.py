@@ -97,12 +97,18 @@ class TrainData:
 
 @dataclass
 class RunContext:
-    """Per-run settings shared by all recommenders: seed, device, where to cache and save."""
+    """Per-run settings shared by all recommenders: seed, device, where to cache and save.
+
+    ``run_dir`` is the row's folder in the output; ``work_dir`` (None outside
+    ``harness evaluate``) survives a kill of the process, so a long fit or
+    scoring pass can save its progress there and resume from it on the rerun.
+    """
 
     seed: int = 0
     device: str = "auto"
     cache_dir: Path = field(default_factory=cache_root)
     run_dir: Path | None = None
+    work_dir: Path | None = None
     progress: bool = True
     costs: dict[str, float] = field(default_factory=dict)
     training: dict[str, Any] | None = None
@@ -123,7 +129,14 @@ class RunContext:
 
 
 class Recommender(ABC):
-    """Base class for recommenders; a plugin may also duck-type these methods."""
+    """Base class for recommenders; a plugin may also duck-type these methods.
+
+    ``reproducible_within`` is the largest change of a metric a rerun of the
+    row may show on the same kind of machine (``harness leaderboard
+    regenerate --check`` allows it): 0 for a row that is deterministic.
+    """
+
+    reproducible_within: float = 0.0
 
     def fit(self, data: TrainData, context: RunContext) -> None:  # noqa: B027 - optional hook
         """Learn from ``data``; recommenders without training leave this as is."""

@@ -40,7 +40,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from harness.faults import kill_point
 from harness.llm.loading import LoadedModel
+from harness.llm.resume import ScoredBatches
 from harness.llm.tokens import answer_token_ids, encode
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ def score_yes_no(
     progress: bool = True,
     model: torch.nn.Module | None = None,
     max_tail_tokens: int = 2048,
+    resume: ScoredBatches | None = None,
 ) -> list[np.ndarray]:
     """P(yes) = softmax over the "yes"/"no" logits at the end of every prompt, per request.
 
@@ -90,7 +93,8 @@ def score_yes_no(
     in eval mode and its training flag is restored afterwards.
     ``max_tail_tokens`` bounds the packed candidate tokens per row and forward
     pass; a user with more candidates is scored in several passes that all
-    reuse the same prefix cache.
+    reuse the same prefix cache. With ``resume``, every finished batch is
+    stored there and a batch already stored is read back instead of scored.
     """
     model = lm.model if model is None else model
     answer_ids = answer_token_ids(lm.tokenizer, yes, no)
@@ -103,11 +107,20 @@ def score_yes_no(
     step = max(1, users_per_batch)
     bar = tqdm(total=len(todo), desc="scoring", unit="user", disable=None if progress else True)
     with bar, _eval_mode(model), torch.inference_mode():
-        for start in range(0, len(todo), step):
+        for number, start in enumerate(range(0, len(todo), step)):
             batch = todo[start : start + step]
-            for request, scores in _score_batch(backbone, batch, answer_ids, pad_id):
-                results[request.index] = scores
+            indices = [e.index for e in batch]
+            stored = resume.get(indices) if resume is not None else None
+            if stored is None:
+                stored = [s for _, s in _score_batch(backbone, batch, answer_ids, pad_id)]
+                if resume is not None:
+                    resume.put(indices, stored)
+                    kill_point(f"score-batch:{number}")
+            for index, scores in zip(indices, stored):
+                results[index] = scores
             bar.update(len(batch))
+    if resume is not None and resume.reused:
+        log.info("resumed scoring: %d of %d batches read back", resume.reused, number + 1)
     return results
 
 

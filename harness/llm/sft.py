@@ -12,15 +12,20 @@ scorer tokenizes it, so training and scoring see the same tokens.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import torch
+from safetensors.torch import load_file, save_file
 
+from harness.atomic import write_json_atomic
+from harness.faults import kill_point
 from harness.llm.loading import LoadedModel
 from harness.llm.packing import (
     Loss,
@@ -30,8 +35,11 @@ from harness.llm.packing import (
     row_tokens,
     tokenize_groups,
 )
+from harness.llm.resume import last_complete_checkpoint
 
 log = logging.getLogger(__name__)
+CHECKPOINT_STEPS_ENV = "HARNESS_CHECKPOINT_STEPS"
+ADAPTER_FILE = "adapter_model.safetensors"
 
 
 @dataclass(frozen=True)
@@ -171,14 +179,19 @@ def train_lora(
     output_dir: Path,
     validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
     progress: bool = True,
+    checkpoint_dir: Path | None = None,
+    checkpoint_steps: int | None = None,
 ) -> tuple[torch.nn.Module, TrainingReport]:
     """Fine-tune LoRA adapters; keep the epoch with the best validation ``recall@3``.
 
     Returns the peft model (best adapter loaded) and the training report; the
     best adapter is saved in ``output_dir / "adapter"`` and the per-step log in
-    ``output_dir / "training_log.jsonl"``.
+    ``output_dir / "training_log.jsonl"``. With ``checkpoint_dir``, a Trainer
+    checkpoint (adapter, optimizer, scheduler, RNG states, step log) is saved
+    there every ``checkpoint_steps`` steps (``$HARNESS_CHECKPOINT_STEPS``,
+    default 20), and a call that finds one resumes from it: a killed run,
+    rerun, trains the same steps to the same adapter.
     """
-    import json
     import time
 
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
@@ -210,6 +223,12 @@ def train_lora(
     step_log: list[dict] = []
     validation: list[dict] = []
     best = {"score": -math.inf, "epoch": 0}
+    finished = checkpoint_dir / "finished" if checkpoint_dir else None
+    if finished is not None and (finished / "report.json").is_file():
+        log.info("LoRA training already finished in %s: reusing its adapter", finished)
+        set_peft_model_state_dict(model, load_file(finished / ADAPTER_FILE))
+        report = TrainingReport(**json.loads((finished / "report.json").read_text()))
+        return _finish(model, report, output_dir)
 
     def examples_seen(step: int) -> int:
         epoch, within = divmod(step, steps_per_epoch)
@@ -218,8 +237,20 @@ def train_lora(
         done = min(within * per_step, len(rows))
         return epoch * examples + sum(len(r["tails"]) for r in rows[:done])
 
+    def log_entry(step: int, logs: dict) -> dict:
+        return {
+            "step": step,
+            "loss": float(logs["loss"]),
+            "lr": float(logs.get("learning_rate", 0.0)),
+            "examples": examples_seen(step),
+        }
+
     class LogSteps(TrainerCallback):
         """Every optimizer step's loss and lr; fail at the first NaN/inf loss or gradient norm."""
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            # a resumed run: the steps before the checkpoint come from its trainer state
+            step_log[:] = [log_entry(e["step"], e) for e in state.log_history if "loss" in e]
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
@@ -231,18 +262,40 @@ def train_lora(
                         "(try a lower lr)"
                     )
             if "loss" in logs:
-                step_log.append(
-                    {
-                        "step": state.global_step,
-                        "loss": float(logs["loss"]),
-                        "lr": float(logs.get("learning_rate", 0.0)),
-                        "examples": examples_seen(state.global_step),
-                    }
-                )
+                step_log.append(log_entry(state.global_step, logs))
+                kill_point(f"train-step:{state.global_step}")
+
+    elapsed_file = checkpoint_dir / "elapsed.json" if checkpoint_dir else None
+    elapsed: dict[str, float] = {}
+    if elapsed_file is not None and elapsed_file.is_file():
+        elapsed = json.loads(elapsed_file.read_text())
+
+    class RecordElapsed(TrainerCallback):
+        """Training seconds up to each checkpoint, so a resumed run reports the whole time."""
+
+        def on_save(self, args, state, control, **kwargs):
+            elapsed[str(state.global_step)] = seconds_before + time.perf_counter() - started
+            write_json_atomic(elapsed_file, elapsed)
 
     class SelectOnValidation(TrainerCallback):
+        """Validate each epoch's adapter and keep the best; its record survives a kill."""
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if checkpoint_dir is None or state.global_step == 0:
+                return
+            if (checkpoint_dir / "validation.json").is_file():
+                saved = json.loads((checkpoint_dir / "validation.json").read_text())
+                validation[:] = saved["validation"]
+                best.update(score=saved["best_score"], epoch=saved["best_epoch"])
+                if saved["best_epoch"]:
+                    best["state"] = load_file(checkpoint_dir / "best-adapter" / ADAPTER_FILE)
+            if state.global_step // steps_per_epoch > len(validation):
+                # killed after the epoch's last checkpoint and before its validation
+                self.on_epoch_end(args, state, control)
+
         def on_epoch_end(self, args, state, control, **kwargs):
-            epoch = round(state.epoch or 0)
+            epoch = len(validation) + 1
+            kill_point(f"validate:{epoch}")
             scores = validate(model) if validate else None
             recent = [e["loss"] for e in step_log[-steps_per_epoch:]]
             validation.append({"epoch": epoch, "train_loss": final_loss(recent), **(scores or {})})
@@ -251,15 +304,29 @@ def train_lora(
             score = scores["recall@3"] if scores else None
             if score is None or score > best["score"]:
                 best.update(score=-math.inf if score is None else score, epoch=epoch)
-                model.save_pretrained(output_dir / "adapter")
                 best["state"] = {
                     k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()
                 }
+                if checkpoint_dir is not None:
+                    save_file(best["state"], checkpoint_dir / "best-adapter" / ADAPTER_FILE)
+            if checkpoint_dir is not None:
+                record = {
+                    "validation": validation,
+                    "best_score": best["score"],
+                    "best_epoch": best["epoch"],
+                }
+                write_json_atomic(checkpoint_dir / "validation.json", record)
             model.train()
 
+    resume = last_complete_checkpoint(checkpoint_dir) if checkpoint_dir else None
+    if checkpoint_dir is not None:
+        (checkpoint_dir / "best-adapter").mkdir(parents=True, exist_ok=True)
+        (checkpoint_dir / "finished").mkdir(parents=True, exist_ok=True)
+    if checkpoint_steps is None:
+        checkpoint_steps = int(os.environ.get(CHECKPOINT_STEPS_ENV, "20"))
     use_cpu = lm.device.type == "cpu"
     args = TrainingArguments(
-        output_dir=str(output_dir / "trainer"),
+        output_dir=str(checkpoint_dir or output_dir / "trainer"),
         num_train_epochs=settings.epochs,
         learning_rate=settings.lr,
         per_device_train_batch_size=settings.batch_size,
@@ -267,7 +334,9 @@ def train_lora(
         lr_scheduler_type=settings.schedule,
         warmup_steps=math.ceil(settings.warmup * total_steps),
         logging_steps=1,
-        save_strategy="no",
+        save_strategy="steps" if checkpoint_dir else "no",
+        save_steps=checkpoint_steps,
+        save_total_limit=1,
         report_to=[],
         seed=settings.seed,
         data_seed=settings.seed,
@@ -289,21 +358,25 @@ def train_lora(
         args=args,
         train_dataset=rows,
         data_collator=PackedCollator(pad_id, lm.dtype, full_text=settings.loss_on == "full"),
-        callbacks=[LogSteps(), SelectOnValidation()],
+        callbacks=[LogSteps(), SelectOnValidation()]
+        + ([RecordElapsed()] if checkpoint_dir else []),
     )
+    seconds_before = 0.0
+    if resume is not None:
+        log.info("resuming LoRA training from %s", resume)
+        seconds_before = elapsed.get(resume.name.split("-")[-1], 0.0)
     started = time.perf_counter()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - started
     if "state" in best:
         set_peft_model_state_dict(model, best.pop("state"))
-    model.eval()
     losses = [e["loss"] for e in step_log]
     report = TrainingReport(
         steps=len(step_log),
         examples=examples * settings.epochs,
         epochs=settings.epochs,
         tokens=sum(map(row_tokens, rows)) * settings.epochs,
-        seconds=seconds,
+        seconds=seconds + seconds_before,
         first_loss=losses[0] if losses else None,
         last_loss=losses[-1] if losses else None,
         final_loss=final_loss(losses),
@@ -311,8 +384,20 @@ def train_lora(
         log=step_log,
         validation=validation,
     )
+    if finished is not None:
+        save_file(get_peft_model_state_dict(model), finished / ADAPTER_FILE)
+        write_json_atomic(finished / "report.json", dataclasses.asdict(report))
+    return _finish(model, report, output_dir)
+
+
+def _finish(
+    model: torch.nn.Module, report: TrainingReport, output_dir: Path
+) -> tuple[torch.nn.Module, TrainingReport]:
+    """Save the adapter and the step log into the row's folder; warn if nothing was learned."""
+    model.save_pretrained(output_dir / "adapter")
+    model.eval()
     with (output_dir / "training_log.jsonl").open("w") as handle:
-        for entry in step_log:
+        for entry in report.log:
             handle.write(json.dumps(entry) + "\n")
     if not report.learned:
         log.warning(
