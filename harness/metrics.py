@@ -52,15 +52,27 @@ def candidate_metrics(scores: np.ndarray, positive: np.ndarray) -> dict[str, np.
     return metrics
 
 
-def full_ranking_metrics(
-    scores: np.ndarray, targets: np.ndarray, histories: Sequence[np.ndarray]
-) -> dict[str, np.ndarray]:
-    """Recall/NDCG at 10 and 20 over the whole catalog, the user's history excluded."""
+def catalog_ranking(
+    scores: np.ndarray, targets: np.ndarray, seen: Sequence[np.ndarray], top: int = 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each target's 0-based rank in the whole catalog and the ``top`` items, best first.
+
+    The items in ``seen`` (each user's whole sequence before the target, as
+    for the sampled negatives) are excluded; the target itself stays rankable
+    if it was seen before. Ties rank the target pessimistically.
+    """
     scores = np.array(scores, dtype=np.float64, copy=True)
-    for row, history in enumerate(histories):
-        seen = history[history != targets[row]]
-        scores[row, seen] = -np.inf
-    ranks = positive_ranks(scores, np.asarray(targets))
+    targets = np.asarray(targets)
+    for row, items in enumerate(seen):
+        items = np.asarray(items)
+        scores[row, items[items != targets[row]]] = -np.inf
+    ranks = positive_ranks(scores, targets)
+    top_items = np.argsort(-scores, axis=1, kind="stable")[:, :top]
+    return ranks, top_items
+
+
+def full_ranking_metrics(ranks: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-request Recall/NDCG at 10 and 20 from the targets' catalog ranks."""
     out = ranking_metrics(ranks, FULL_CUTOFFS)
     return {k: v for k, v in out.items() if not k.startswith("mrr")}
 

@@ -61,8 +61,19 @@ class Split:
     test: list[LabeledRequest]
     sha256: str
 
+    def earlier_items(self, request: LabeledRequest) -> np.ndarray:
+        """The user's whole sequence before the request's target (not only its history window)."""
+        sequence = self._by_id().get(request.sequence_id)
+        end = request.offset + len(request.history)
+        return request.history if sequence is None else np.asarray(sequence[:end])
+
+    def _by_id(self) -> dict[str, np.ndarray]:
+        if not hasattr(self, "_sequences_by_id"):
+            self._sequences_by_id = dict(zip(self.dataset.sequence_ids, self.dataset.sequences))
+        return self._sequences_by_id
+
     def train_data(self) -> TrainData:
-        by_id = dict(zip(self.dataset.sequence_ids, self.dataset.sequences))
+        by_id = self._by_id()
         whole = [by_id.get(sid, seq) for sid, seq in zip(self.train_ids, self.train)]
         return TrainData(
             self.dataset, self.train_ids, self.train, self.valid, self.config.history, whole

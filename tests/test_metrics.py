@@ -7,6 +7,7 @@ from hypothesis.extra.numpy import arrays
 from harness.metrics import (
     auc,
     candidate_metrics,
+    catalog_ranking,
     full_ranking_metrics,
     mean_with_ci,
     paired_test,
@@ -71,13 +72,18 @@ def test_auc_counts_strictly_lower_negatives():
     assert auc(np.array([[0.5, 0.2, 0.5, 0.9]]), np.array([0]))[0] == pytest.approx(1 / 3)
 
 
-def test_full_ranking_excludes_history_but_not_target():
+def test_full_ranking_excludes_earlier_items_but_not_the_target():
     scores = np.array([[5.0, 4.0, 3.0, 2.0, 1.0]])
-    # history items 0 and 1 would outrank the target 2; excluded, the target is first
-    m = full_ranking_metrics(scores, np.array([2]), [np.array([0, 1])])
+    # earlier items 0 and 1 would outrank the target 2; excluded, the target is first
+    ranks, top = catalog_ranking(scores, np.array([2]), [np.array([0, 1])])
+    m = full_ranking_metrics(ranks)
     assert m["recall@10"][0] == 1.0 and m["ndcg@10"][0] == 1.0
-    m = full_ranking_metrics(scores, np.array([2]), [np.array([], dtype=int)])
-    assert m["ndcg@10"][0] == pytest.approx(1 / np.log2(4))
+    assert top[0].tolist() == [2, 3, 4, 0, 1]  # the excluded items sink to the bottom
+    ranks, _ = catalog_ranking(scores, np.array([2]), [np.array([], dtype=int)])
+    assert full_ranking_metrics(ranks)["ndcg@10"][0] == pytest.approx(1 / np.log2(4))
+    # a target seen before stays rankable
+    ranks, _ = catalog_ranking(scores, np.array([0]), [np.array([0, 1])])
+    assert ranks.tolist() == [0]
 
 
 def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
