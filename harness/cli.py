@@ -135,7 +135,13 @@ def evaluate(
         experiment.split = SplitConfig(**{**vars(experiment.split), **changed})
     out = out or Path("runs") / experiment.dataset
     results = run_evaluation(
-        experiment, out, cache_dir=cache_dir, plot=plot, fresh=fresh, fail_fast=fail_fast
+        experiment,
+        out,
+        cache_dir=cache_dir,
+        plot=plot,
+        fresh=fresh,
+        fail_fast=fail_fast,
+        experiment_file=experiment_file,
     )
     click.echo((out / "leaderboard.md").read_text())
     click.echo(
@@ -218,13 +224,39 @@ def show(spec: str, data_dir: Path | None, dataset_options, tokenizer: str, as_j
     click.echo(json.dumps(card, indent=2) if as_json else render_card(card))
 
 
-@cli.command()
+class _RenderByDefault(click.Group):
+    """``harness leaderboard RESULTS`` is ``harness leaderboard render RESULTS``."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["render", *args]
+        return super().resolve_command(ctx, args)
+
+
+@cli.group(cls=_RenderByDefault)
+def leaderboard() -> None:
+    """Render, verify or regenerate leaderboards (default: render RESULTS)."""
+
+
+def _results_path(path: Path) -> Path:
+    return path / "results.json" if path.is_dir() else path
+
+
+@leaderboard.command("render")
 @click.argument("results_json", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "latex", "csv"]),
+    default="md",
+    show_default=True,
+    help="Markdown (the board), LaTeX (booktabs; best in bold, ties with it underlined) or CSV.",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="Also write the Markdown to this file.",
+    help="Also write the rendering to this file.",
 )
 @click.option(
     "--plot",
@@ -233,15 +265,18 @@ def show(spec: str, data_dir: Path | None, dataset_options, tokenizer: str, as_j
     default=None,
     help="Also write a PNG of quality against prompt tokens here.",
 )
-def leaderboard(results_json: Path, out: Path | None, plot_path: Path | None) -> None:
-    """Render the leaderboard tables of a results.json file."""
+def render(results_json: Path, fmt: str, out: Path | None, plot_path: Path | None) -> None:
+    """Render the tables of a results.json file (or of a board folder)."""
     import json
 
     from harness.leaderboard import plot_budget, render_leaderboard
+    from harness.leaderboard_formats import render_csv, render_latex
 
+    results_json = _results_path(results_json)
+    renderers = {"md": render_leaderboard, "latex": render_latex, "csv": render_csv}
     try:
         results = json.loads(results_json.read_text())
-        text = render_leaderboard(results)
+        text = renderers[fmt](results)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HarnessError(f"{results_json}: not JSON: {exc}") from None
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -253,7 +288,84 @@ def leaderboard(results_json: Path, out: Path | None, plot_path: Path | None) ->
         out.write_text(text)
     if plot_path and not plot_budget(results, plot_path):
         raise click.UsageError("no row reports prompt tokens: nothing to plot")
-    click.echo(text)
+    click.echo(text, nl=False)
+
+
+@leaderboard.command("verify")
+@click.argument(
+    "boards", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+def verify(boards: tuple[Path, ...]) -> None:
+    """Recompute every metric of every row from the board's split.json and scores.
+
+    Exits 1 naming each row and metric that differs from results.json.
+    """
+    from harness.verify import verify_board
+
+    failed = 0
+    for board in boards:
+        problems = verify_board(board)
+        if problems:
+            failed += 1
+            for problem in problems:
+                click.echo(f"{board}: {problem}", err=True)
+        else:
+            click.echo(f"{board}: verified")
+    if failed:
+        raise SystemExit(1)
+
+
+@leaderboard.command("regenerate")
+@click.argument(
+    "boards", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Rerun into a temporary folder and compare with the committed board instead of "
+    "rewriting it; exit 1 on a drift beyond a row's declared tolerance.",
+)
+@cache_dir_option
+def regenerate(boards: tuple[Path, ...], check: bool, cache_dir: Path | None) -> None:
+    """Rerun each board's recorded experiment (its rows recomputed, not read from checkpoints)."""
+    from harness.regenerate import regenerate as rerun
+
+    failed = 0
+    for board in boards:
+        comparison = rerun(board, check=check, cache_dir=cache_dir)
+        if comparison is None:
+            click.echo(f"{board}: regenerated")
+            continue
+        click.echo(f"## {board}\n\n{comparison.table}\n")
+        for drift in comparison.drifts:
+            click.echo(f"{board}: {drift}", err=True)
+        if comparison.drifts:
+            failed += 1
+        else:
+            click.echo(f"{board}: regenerated within every row's tolerance")
+    if failed:
+        raise SystemExit(1)
+
+
+@leaderboard.command("index")
+@click.argument(
+    "folder", default="leaderboards", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+def index(folder: Path) -> None:
+    """Write FOLDER/README.md: one line per board (dataset, requests, split, best row, commit)."""
+    import json
+
+    from harness.leaderboard_formats import render_index
+
+    boards = [
+        (board.name, json.loads((board / "results.json").read_text()))
+        for board in sorted(folder.iterdir())
+        if (board / "results.json").is_file()
+    ]
+    if not boards:
+        raise HarnessError(f"{folder}: no board (a folder with results.json) in it")
+    (folder / "README.md").write_text(render_index(boards))
+    click.echo(f"{folder / 'README.md'}: {len(boards)} boards")
 
 
 def split_options(func):

@@ -136,3 +136,25 @@ def load_experiment(path: Path) -> Experiment:
         runs=runs,
         device=data.get("device", "auto"),
     )
+
+
+def experiment_dict(experiment: Experiment) -> dict[str, Any]:
+    """The resolved experiment as JSON-ready data (results.json records it)."""
+    data = dataclasses.asdict(experiment)
+    data["data_dir"] = None if experiment.data_dir is None else str(experiment.data_dir)
+    return data
+
+
+def experiment_from_dict(data: dict[str, Any]) -> Experiment:
+    """The inverse of :func:`experiment_dict`: the experiment a board recorded."""
+    return Experiment(
+        dataset=data["dataset"],
+        dataset_options=dict(data.get("dataset_options") or {}),
+        data_dir=Path(data["data_dir"]) if data.get("data_dir") else None,
+        split=SplitConfig(**data["split"]),
+        runs=[
+            RunSpec(r["recommender"], dict(r.get("options") or {}), r.get("name"))
+            for r in data["runs"]
+        ],
+        device=data.get("device", "auto"),
+    )

@@ -47,16 +47,16 @@ def render_leaderboard(results: dict[str, Any]) -> str:
         "",
     ]
     rows = []
+    versus_best = best_pairs(results)
     for run in runs:
         m, costs = run["metrics"], run["costs"]
         low, high = run["ci95"][SORT_METRIC]
-        p_value = paired.get(run["name"], {}).get("t_p")
         rows.append(
             [run["name"]]
             + [f"{m[key]:.4f}" for key in QUALITY]
             + [
                 f"[{low:.3f}, {high:.3f}]",
-                "–" if p_value is None else f"{p_value:.2g}",
+                _versus_best(versus_best, run["name"], paired.get(run["name"], {})),
                 _cost(costs.get("prompt_tokens_per_request"), ".0f"),
                 _cost(costs.get("train_examples"), ".0f"),
                 _final_loss(costs),
@@ -70,7 +70,7 @@ def render_leaderboard(results: dict[str, Any]) -> str:
         + [_header(k) for k in QUALITY]
         + [
             "NDCG@10 95% CI",
-            "p vs best",
+            "Holm p vs best (t / W)",
             "prompt tok/req",
             "train examples",
             "final loss",
@@ -80,13 +80,22 @@ def render_leaderboard(results: dict[str, Any]) -> str:
         ]
     )
     lines.append(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
+    if versus_best:
+        lines += [
+            "",
+            "Holm p vs best: the row against the best row on per-request NDCG@10, paired over "
+            "the same requests, by the paired t-test (t) and the Wilcoxon signed-rank test (W), "
+            "each Holm-corrected over all pairs of rows; ≈ marks a row statistically tied with "
+            "the best (either corrected p ≥ .05).",
+        ]
     lines += failed_rows(results)
     full_runs = [r for r in runs if r.get("full_ranking")]
     if full_runs:
         keys = [f"{m}@{k}" for m in ("recall", "ndcg") for k in FULL_CUTOFFS]
         lines += [
             "",
-            f"### Full-catalog ranking ({dataset['items']} items, the user's history excluded)",
+            f"### Full-catalog ranking ({dataset['items']} items, the user's whole earlier "
+            "sequence excluded, as for the sampled negatives)",
             "",
             tabulate(
                 [[r["name"]] + [f"{r['full_ranking'][k]:.4f}" for k in keys] for r in full_runs],
@@ -104,7 +113,35 @@ def render_leaderboard(results: dict[str, Any]) -> str:
         ]
     lines += pairs_table(results)
     lines += budget_table(runs)
+    lines += curve_table(results)
     return "\n".join(lines) + "\n"
+
+
+def best_pairs(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The pair of each row with the best row (by NDCG@10), keyed by the row's name."""
+    paired = results.get("paired_tests") or {}
+    best = paired.get("reference")
+    out = {}
+    for pair in paired.get("pairs") or []:
+        if best in (pair["a"], pair["b"]):
+            out[pair["b"] if pair["a"] == best else pair["a"]] = pair
+    return out
+
+
+def statistically_tied(pair: dict[str, Any]) -> bool:
+    """Either Holm-corrected p (t-test, Wilcoxon) at or above .05."""
+    return pair["holm_p"] >= 0.05 or pair.get("wilcoxon_holm_p", 0.0) >= 0.05
+
+
+def _versus_best(versus_best: dict, name: str, old: dict) -> str:
+    pair = versus_best.get(name)
+    if pair is None:
+        # boards made before the Holm-corrected pairs: the uncorrected t-test's p
+        return "best" if versus_best else ("–" if "t_p" not in old else f"{old['t_p']:.2g}")
+    text = f"{pair['holm_p']:.2g}"
+    if "wilcoxon_holm_p" in pair:
+        text += f" / {pair['wilcoxon_holm_p']:.2g}"
+    return text + (" ≈" if statistically_tied(pair) else "")
 
 
 def failed_rows(results: dict[str, Any]) -> list[str]:
@@ -123,6 +160,12 @@ def pairs_table(results: dict[str, Any]) -> list[str]:
     pairs = paired.get("pairs")
     if not pairs:
         return []
+
+    def verdict(p: dict) -> str:
+        if statistically_tied(p):
+            return "tie"
+        return p["a"] if p["mean_diff"] > 0 else p["b"]
+
     rows = [
         [
             p["a"],
@@ -130,18 +173,29 @@ def pairs_table(results: dict[str, Any]) -> list[str]:
             f"{p['mean_diff']:+.4f}",
             f"{p['t_p']:.2g}",
             f"{p['holm_p']:.2g}",
-            p["a"] if p["holm_p"] < 0.05 and p["mean_diff"] > 0 else "tie",
+            f"{p['wilcoxon_p']:.2g}",
+            f"{p['wilcoxon_holm_p']:.2g}" if "wilcoxon_holm_p" in p else "–",
+            verdict(p),
         ]
         for p in sorted(pairs, key=lambda p: p["holm_p"])
     ]
     return [
         "",
-        f"### Paired tests on {paired['metric'].upper()} ({len(pairs)} pairs, "
-        "t-test over the same requests, Holm-corrected)",
+        f"### Paired tests on {paired['metric'].upper()} ({len(pairs)} pairs over the same "
+        "requests: paired t-test and Wilcoxon signed-rank, each Holm-corrected)",
         "",
         tabulate(
             rows,
-            headers=["A", "B", "mean A − B", "p", "Holm p", "verdict (Holm p < .05)"],
+            headers=[
+                "A",
+                "B",
+                "mean A − B",
+                "t p",
+                "t Holm p",
+                "W p",
+                "W Holm p",
+                "verdict (both Holm p < .05)",
+            ],
             tablefmt="github",
             disable_numparse=True,
         ),
@@ -179,6 +233,25 @@ def budget_table(runs: list[dict[str, Any]]) -> list[str]:
                 "MRR@3",
                 "NDCG@10",
             ],
+            tablefmt="github",
+            disable_numparse=True,
+        ),
+    ]
+
+
+def curve_table(results: dict[str, Any]) -> list[str]:
+    """NDCG@10 by training examples for each LLM family that has a learning curve."""
+    curves = learning_curve_points(results)
+    if not curves:
+        return []
+    rows = [[family, f"{x}", f"{y:.4f}"] for family, points in curves.items() for x, y in points]
+    return [
+        "",
+        "### Learning curve (NDCG@10 against training examples; 0 is zero-shot)",
+        "",
+        tabulate(
+            rows,
+            headers=["family", "train examples", "NDCG@10"],
             tablefmt="github",
             disable_numparse=True,
         ),
@@ -244,6 +317,61 @@ def plot_losses(results: dict[str, Any], path: Path) -> bool:
     axis.set_xlabel("training examples seen")
     axis.set_ylabel("training loss per step")
     axis.set_title(f"{results['dataset']['name']}: LoRA training loss (dashed: label prior)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return True
+
+
+def _curve_family(run: dict[str, Any]) -> str:
+    """A row's recommender and summarizer: the rows of one learning curve share a line."""
+    summarizer = run["options"].get("summarizer")
+    return run["recommender"] + (f" ({summarizer})" if summarizer else "")
+
+
+def learning_curve_points(results: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
+    """(training examples, NDCG@10) per LLM family; zero-shot rows are the 0-example point.
+
+    Only families with at least two different training sizes form a curve.
+    """
+    families: dict[str, list[tuple[int, float]]] = {}
+    for run in results["runs"]:
+        if "zero_shot" not in run["options"]:
+            continue
+        examples = 0 if run["options"]["zero_shot"] else run["costs"].get("train_examples")
+        if examples is None:
+            continue
+        point = (int(examples), run["metrics"]["ndcg@10"])
+        families.setdefault(_curve_family(run), []).append(point)
+    return {
+        family: sorted(points)
+        for family, points in sorted(families.items())
+        if len({x for x, _ in points}) >= 2
+    }
+
+
+def plot_learning_curve(results: dict[str, Any], path: Path) -> bool:
+    """NDCG@10 against training examples, one line per LLM family; False if no curve."""
+    curves = learning_curve_points(results)
+    if not curves:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for family, points in curves.items():
+        axis.plot(*zip(*points), marker="o", label=family)
+    for run in results["runs"]:
+        if run["recommender"] in ("random", "popularity"):
+            axis.axhline(run["metrics"]["ndcg@10"], color="grey", linestyle="--", linewidth=1)
+            axis.annotate(run["recommender"], (0, run["metrics"]["ndcg@10"]), fontsize=8)
+    axis.set_xlabel("training examples (0: zero-shot)")
+    axis.set_ylabel("NDCG@10 (1 positive + sampled negatives)")
+    axis.set_title(f"{results['dataset']['name']}: learning curve")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()

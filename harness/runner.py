@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 import re
 import shutil
 import tempfile
 import traceback
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness import __version__, checkpoints
+from harness.board_files import TOP_ITEMS, write_row_scores
 from harness.costs import PeakMemory, Stopwatch, release_freed_memory
 from harness.data.context import DatasetContext
 from harness.data.model import Dataset
 from harness.errors import HarnessError, PluginError, plugin_errors
-from harness.experiment import Experiment, RunSpec
+from harness.experiment import Experiment, RunSpec, experiment_dict
 from harness.faults import kill_point
-from harness.leaderboard import plot_budget, plot_losses, render_leaderboard
+from harness.leaderboard import plot_budget, plot_learning_curve, plot_losses, render_leaderboard
 from harness.metrics import (
     candidate_metrics,
+    catalog_ranking,
     full_ranking_metrics,
     holm,
     mean_with_ci,
@@ -38,12 +38,12 @@ from harness.metrics import (
 from harness.options import build_options, options_dict
 from harness.paths import cache_root, splits_dir
 from harness.plugins import Registry, default_registry
-from harness.recommender import LabeledRequest, RunContext
+from harness.provenance import library_versions, provenance
+from harness.recommender import RunContext
 from harness.splits import Split, build_split, read_split, split_key, write_split
 
 log = logging.getLogger(__name__)
 PAIRED_METRIC = "ndcg@10"
-VERSIONED = ("numpy", "scipy", "torch", "transformers", "peft", "accelerate", "pluggy")
 
 
 def load_dataset(
@@ -106,8 +106,9 @@ def _check_scores(scores: Any, shape: tuple[int, int], name: str, what: str) -> 
         raise PluginError(
             f"recommender {name!r} returned {what} of shape {array.shape}, expected {shape}"
         )
-    if not np.isfinite(array).all() and what == "candidate scores":
-        raise PluginError(f"recommender {name!r} returned NaN or infinite candidate scores")
+    if not np.isfinite(array).all():
+        row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
+        raise PluginError(f"recommender {name!r} returned NaN or infinite {what} (request {row})")
     return array
 
 
@@ -144,9 +145,13 @@ def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, An
                     run.name,
                     "catalog scores",
                 )
-                full = full_ranking_metrics(
-                    catalog_scores, np.array([r.target for r in test]), [r.history for r in test]
+                ranks, top_items = catalog_ranking(
+                    catalog_scores,
+                    np.array([r.target for r in test]),
+                    [split.earlier_items(r) for r in test],
+                    top=TOP_ITEMS,
                 )
+                full = {"target_rank": ranks, "top_items": top_items}
     positives = np.array([r.positive_index for r in test])
     per_request = candidate_metrics(scores, positives)
     costs = {
@@ -167,16 +172,6 @@ def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, An
     }
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version(), "harness": __version__}
-    for package in VERSIONED:
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "run"
 
@@ -190,6 +185,7 @@ def evaluate(
     plot: bool = False,
     fresh: bool = False,
     fail_fast: bool = False,
+    experiment_file: Path | None = None,
 ) -> dict[str, Any]:
     """Run the experiment and write ``out_dir`` (results.json, split.json, scores/, leaderboard.md).
 
@@ -222,10 +218,13 @@ def evaluate(
         results = _run_all(
             experiment, runs, dataset, split, split_path, tmp, cache_dir, progress, fresh, fail_fast
         )
+        if experiment_file is not None:
+            shutil.copyfile(experiment_file, tmp / "experiment.toml")
         if plot and not plot_budget(results, tmp / "budget.png"):
             log.warning("--plot: no row reports prompt tokens, no budget.png written")
         if plot:
             plot_losses(results, tmp / "loss.png")
+            plot_learning_curve(results, tmp / "learning-curve.png")
         if out_dir.exists():
             log.info("replacing %s", out_dir)
             shutil.rmtree(out_dir)
@@ -255,17 +254,22 @@ def _run_all(
             run.plugin,
             experiment.device,
         )
+        tolerance = float(getattr(run.recommender, "reproducible_within", 0.0))
         outcome = None if fresh else checkpoints.load(cache_dir, checkpoint, run_dir)
         if outcome is not None:
             run.recommender = None
             reused += 1
             log.info("reused the checkpoint of %s", run.name)
         else:
+            work = checkpoints.work_dir(cache_dir, checkpoint)
+            if fresh:
+                shutil.rmtree(work, ignore_errors=True)
             context = RunContext(
                 seed=experiment.split.seed,
                 device=experiment.device,
                 cache_dir=cache_dir,
                 run_dir=run_dir,
+                work_dir=work,
                 progress=progress,
             )
             try:
@@ -282,6 +286,7 @@ def _run_all(
                 run.recommender = None
                 release_freed_memory()
             checkpoints.save(cache_dir, checkpoint, outcome, run_dir)
+            shutil.rmtree(work, ignore_errors=True)
             kill_point(f"after:{run.name}")
         per_request[run.name] = outcome["per_request"]
         seed = experiment.split.seed
@@ -289,8 +294,14 @@ def _run_all(
         for key, values in outcome["per_request"].items():
             mean, low, high = mean_with_ci(values, seed)
             metrics[key], cis[key] = mean, [low, high]
-        scores_file = f"scores/{_slug(run.name)}.jsonl"
-        _write_scores(tmp / scores_file, dataset, split.test, outcome["scores"])
+        full = outcome["full"]
+        scores_file = f"scores/{_slug(run.name)}.npz"
+        write_row_scores(
+            tmp / scores_file,
+            outcome["scores"],
+            full["target_rank"] if full else None,
+            full["top_items"] if full else None,
+        )
         records.append(
             {
                 "name": run.name,
@@ -300,13 +311,19 @@ def _run_all(
                 "metrics": metrics,
                 "ci95": cis,
                 "full_ranking": (
-                    {k: float(v.mean()) for k, v in outcome["full"].items()}
-                    if outcome["full"]
+                    {
+                        k: float(v.mean())
+                        for k, v in full_ranking_metrics(full["target_rank"]).items()
+                    }
+                    if full
                     else None
                 ),
                 "costs": outcome["costs"],
                 "training": outcome["training"],
                 "scores_file": scores_file,
+                "seed": seed,
+                "device": experiment.device,
+                "reproducible_within": tolerance,
             }
         )
         if not any(run_dir.iterdir()):
@@ -323,6 +340,8 @@ def _run_all(
         (tmp / "runs").rmdir()
     results = {
         "harness_version": __version__,
+        "provenance": provenance(),
+        "experiment": experiment_dict(experiment),
         "dataset": {
             "name": dataset.name,
             "options": experiment.dataset_options,
@@ -341,7 +360,7 @@ def _run_all(
             "test_requests": len(split.test),
             "candidates_per_request": len(split.test[0].candidates),
         },
-        "environment": _versions(),
+        "environment": library_versions(),
         "runs": records,
         "failed_runs": failed,
         "paired_tests": _paired(records, per_request),
@@ -385,25 +404,8 @@ def _paired(records: list[dict], per_request: dict[str, dict[str, np.ndarray]]) 
                 per_request[a["name"]][PAIRED_METRIC], per_request[b["name"]][PAIRED_METRIC]
             )
             pairs.append({"a": a["name"], "b": b["name"], **test})
-    for pair, corrected in zip(pairs, holm([p["t_p"] for p in pairs])):
-        pair["holm_p"] = corrected
+    for pair, t_holm, w_holm in zip(
+        pairs, holm([p["t_p"] for p in pairs]), holm([p["wilcoxon_p"] for p in pairs])
+    ):
+        pair["holm_p"], pair["wilcoxon_holm_p"] = t_holm, w_holm
     return {"metric": PAIRED_METRIC, "reference": best, "rows": rows, "pairs": pairs}
-
-
-def _write_scores(
-    path: Path, dataset: Dataset, requests: list[LabeledRequest], scores: np.ndarray
-) -> None:
-    ids = dataset.catalog.ids
-    with path.open("w") as handle:
-        for request, row in zip(requests, scores):
-            handle.write(
-                json.dumps(
-                    {
-                        "id": request.sequence_id,
-                        "target": ids[request.target],
-                        "candidates": [ids[i] for i in request.candidates.tolist()],
-                        "scores": [float(x) for x in row],
-                    }
-                )
-                + "\n"
-            )

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from harness.board_files import read_row_scores
+
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory, session_cache):
@@ -37,8 +39,7 @@ def test_evaluate_writes_results_split_scores_and_leaderboard(full_run):
     }
     assert results["split"]["test_requests"] == 943
     assert results["split"]["sha256"][:12] in result.stdout
-    lines = (out / "scores" / "popularity.jsonl").read_text().splitlines()
-    assert len(lines) == 943 and len(json.loads(lines[0])["scores"]) == 21
+    assert read_row_scores(out / "scores" / "popularity.npz")["scores"].shape == (943, 21)
     for run in results["runs"]:
         assert run["costs"]["peak_rss_mb"] > 0 and run["costs"]["score_s"] >= 0
         assert set(run["ci95"]) == set(run["metrics"])

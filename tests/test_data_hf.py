@@ -8,6 +8,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from harness.board_files import read_row_scores
 from harness.data.context import DatasetContext
 from harness.data.hf import HFOptions, load_hf
 from harness.errors import HarnessError
@@ -99,8 +100,9 @@ def test_evaluate_popularity_and_sasrec_on_local_csv_files(harness_cli, small_cs
     assert results["split"]["test_requests"] == 10
     assert [r["recommender"] for r in results["runs"]] == ["popularity", "sasrec"]
     assert all(0 <= r["metrics"]["ndcg@10"] <= 1 for r in results["runs"])
-    line = json.loads((out / "scores" / "popularity.jsonl").read_text().splitlines()[0])
-    assert line["id"] == "u0" and line["target"].startswith("m")
+    first = json.loads((out / "split.json").read_text())["test"][0]
+    assert first["id"] == "u0" and first["target"].startswith("m")
+    assert read_row_scores(out / "scores" / "popularity.npz")["scores"].shape == (10, 6)
 
 
 @pytest.mark.parametrize(

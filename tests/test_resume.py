@@ -23,7 +23,7 @@ def test_reruns_reuse_finished_rows_and_a_changed_option_is_a_new_row(tmp_path, 
     assert [r["metrics"] for r in first["runs"]] == [r["metrics"] for r in second["runs"]]
     assert [r["costs"] for r in first["runs"]] == [r["costs"] for r in second["runs"]]
     files = [sorted((tmp_path / d / "scores").iterdir()) for d in ("a", "b")]
-    assert [f.read_text() for f in files[0]] == [f.read_text() for f in files[1]]
+    assert [f.read_bytes() for f in files[0]] == [f.read_bytes() for f in files[1]]
     caplog.clear()
     changed = evaluate(
         _experiment({**SASREC, "epochs": 2}), tmp_path / "c", cache_dir=cache, progress=False

@@ -1,0 +1,129 @@
+"""Recompute a committed board's metrics from its split and per-request scores.
+
+``harness leaderboard verify DIR`` checks the split's sha256, then recomputes
+every row's candidate metrics, bootstrap intervals and full-ranking metrics
+from ``split.json`` and ``scores/<row>.npz``, and compares them with
+``results.json``. The candidate metrics are computed here again from their
+definitions, independently of :mod:`harness.metrics`, so a bug there cannot
+hide itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.board_files import read_row_scores
+from harness.errors import HarnessError
+from harness.metrics import CUTOFFS, FULL_CUTOFFS, mean_with_ci
+
+# the recorded means went through the same float64 arithmetic; allow only its rounding
+TOLERANCE = 1e-12
+
+
+def split_sha256(data: dict[str, Any]) -> str:
+    """The sha256 a split file records: over its canonical JSON, less the hash itself."""
+    body = {k: v for k, v in data.items() if k != "sha256"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def per_request_metrics(scores: np.ndarray, positive: np.ndarray) -> dict[str, np.ndarray]:
+    """Recall, MRR, NDCG at the cutoffs and AUC, from the definitions (pessimistic ties)."""
+    rows = np.arange(len(scores))
+    target = scores[rows, positive][:, None]
+    rank = (scores >= target).sum(axis=1) - 1  # candidates at least as good, less itself
+    out: dict[str, np.ndarray] = {}
+    for k in CUTOFFS:
+        hit = rank < k
+        out[f"recall@{k}"] = hit.astype(np.float64)
+        out[f"mrr@{k}"] = np.where(hit, 1.0 / (rank + 1), 0.0)
+        out[f"ndcg@{k}"] = np.where(hit, 1.0 / np.log2(rank + 2), 0.0)
+    out["auc"] = (scores < target).sum(axis=1) / (scores.shape[1] - 1)
+    return out
+
+
+def _differs(recorded: float, recomputed: float) -> bool:
+    return not math.isclose(recorded, recomputed, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: missing (a board needs results.json and split.json)") from None
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{path}: not readable JSON: {exc}") from None
+
+
+def verify_board(folder: Path) -> list[str]:
+    """Every difference between the board's recorded and recomputed numbers (empty: verified)."""
+    folder = Path(folder)
+    results = _read_json(folder / "results.json")
+    split = _read_json(folder / results["split"].get("file", "split.json"))
+    problems = []
+    sha = split_sha256(split)
+    if sha != split.get("sha256") or sha != results["split"]["sha256"]:
+        problems.append(
+            f"split.json: sha256 {sha[:12]} differs from the recorded "
+            f"{str(split.get('sha256'))[:12]} / {results['split']['sha256'][:12]}"
+        )
+    test = split["test"]
+    positive = np.array([r["candidates"].index(r["target"]) for r in test])
+    seed = results["split"]["params"]["seed"]
+    for run in results["runs"]:
+        name = run["name"]
+        path = folder / run["scores_file"]
+        if not path.is_file():
+            problems.append(f"{name}: scores file {run['scores_file']} is missing")
+            continue
+        arrays = read_row_scores(path)
+        scores = arrays["scores"]
+        if scores.shape != (len(test), len(test[0]["candidates"])):
+            problems.append(f"{name}: scores of shape {scores.shape} for {len(test)} requests")
+            continue
+        for metric, values in per_request_metrics(scores, positive).items():
+            mean = float(values.mean())
+            if _differs(run["metrics"][metric], mean):
+                problems.append(
+                    f"{name}: {metric} recorded {run['metrics'][metric]!r}, recomputed {mean!r}"
+                )
+            low, high = run["ci95"][metric]
+            _, new_low, new_high = mean_with_ci(values, seed)
+            if _differs(low, new_low) or _differs(high, new_high):
+                problems.append(
+                    f"{name}: {metric} 95% CI recorded [{low}, {high}], "
+                    f"recomputed [{new_low}, {new_high}]"
+                )
+        problems += _verify_full_ranking(run, arrays, len(test))
+    return problems
+
+
+def _verify_full_ranking(run: dict[str, Any], arrays: dict[str, np.ndarray], n: int) -> list[str]:
+    recorded = run.get("full_ranking")
+    if not recorded:
+        return []
+    if "target_rank" not in arrays:
+        return [f"{run['name']}: full-ranking metrics recorded but no target_rank in its scores"]
+    rank = arrays["target_rank"]
+    if rank.shape != (n,):
+        return [f"{run['name']}: target_rank of shape {rank.shape} for {n} requests"]
+    problems = []
+    for k in FULL_CUTOFFS:
+        hit = rank < k
+        for metric, values in (
+            (f"recall@{k}", hit.astype(np.float64)),
+            (f"ndcg@{k}", np.where(hit, 1.0 / np.log2(rank + 2), 0.0)),
+        ):
+            mean = float(values.mean())
+            if _differs(recorded[metric], mean):
+                problems.append(
+                    f"{run['name']}: full-ranking {metric} recorded {recorded[metric]!r}, "
+                    f"recomputed {mean!r}"
+                )
+    return problems
