@@ -63,6 +63,12 @@ def cli(quiet: bool) -> None:
 )
 @click.option("--users", type=int, default=None, help="Evaluate a seeded sample of N users.")
 @click.option("--seed", type=int, default=None, help="Seed of the split and the recommenders.")
+@click.option(
+    "--seeds",
+    default=None,
+    help="Repeat the experiment with each seed (e.g. 0,1,2): one board per seed in "
+    "OUT/seed-S and each row's mean and std over seeds in OUT/seeds.md.",
+)
 @click.option("--history", type=int, default=None, help="History length H (default 25).")
 @click.option("--negatives", type=int, default=None, help="Negatives per request (default 20).")
 @click.option(
@@ -95,6 +101,7 @@ def evaluate(
     recommenders,
     users,
     seed,
+    seeds,
     history,
     negatives,
     out,
@@ -134,6 +141,29 @@ def evaluate(
     if changed:
         experiment.split = SplitConfig(**{**vars(experiment.split), **changed})
     out = out or Path("runs") / experiment.dataset
+    if seeds is not None:
+        from harness.seeds import evaluate_seeds, parse_seeds
+
+        if seed is not None:
+            raise click.UsageError("give either --seed or --seeds, not both")
+        summary = evaluate_seeds(
+            experiment,
+            out,
+            parse_seeds(seeds),
+            cache_dir=cache_dir,
+            plot=plot,
+            fresh=fresh,
+            fail_fast=fail_fast,
+            experiment_file=experiment_file,
+        )
+        click.echo((out / "seeds.md").read_text())
+        click.echo(
+            f"per-seed boards: {out}/seed-{{{','.join(map(str, summary['seeds']))}}}", err=True
+        )
+        if summary["failed_rows"]:
+            click.echo(f"Error: rows failed: {', '.join(summary['failed_rows'])}", err=True)
+            sys.exit(1)
+        return
     results = run_evaluation(
         experiment,
         out,
