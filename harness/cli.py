@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from pathlib import Path
@@ -69,6 +70,18 @@ def cli(quiet: bool) -> None:
     help="Repeat the experiment with each seed (e.g. 0,1,2): one board per seed in "
     "OUT/seed-S and each row's mean and std over seeds in OUT/seeds.md.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: rows one after another here; ray: rows as Ray tasks (needs the [ray] extra).",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="With --executor ray: the Ray cluster to join (default: start a local Ray).",
+)
 @click.option("--history", type=int, default=None, help="History length H (default 25).")
 @click.option("--negatives", type=int, default=None, help="Negatives per request (default 20).")
 @click.option(
@@ -102,6 +115,8 @@ def evaluate(
     users,
     seed,
     seeds,
+    executor,
+    address,
     history,
     negatives,
     out,
@@ -141,6 +156,14 @@ def evaluate(
     if changed:
         experiment.split = SplitConfig(**{**vars(experiment.split), **changed})
     out = out or Path("runs") / experiment.dataset
+    if address is not None and executor != "ray":
+        raise click.UsageError("--address is for --executor ray")
+    if executor == "ray":
+        from harness.ray_executor import evaluate_on_ray
+
+        if seeds is not None:
+            raise click.UsageError("--seeds with --executor ray is not supported yet")
+        run_evaluation = functools.partial(evaluate_on_ray, address=address)
     if seeds is not None:
         from harness.seeds import evaluate_seeds, parse_seeds
 

@@ -2,16 +2,31 @@
 
 import json
 import statistics
+import sys
 
-from conftest import run_harness
+import pytest
+
+from harness.cli import main
 
 
-def test_seeds_write_a_board_per_seed_and_the_spread(tmp_path):
+def run_main(monkeypatch, capsys, *args):
+    """The console entry point in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["harness", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_seeds_write_a_board_per_seed_and_the_spread(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
-    env = {"HARNESS_CACHE": str(tmp_path / "cache")}
     args = ["evaluate", "-r", "random", "-r", "popularity", "--users", "30", "--out", str(out)]
-    result = run_harness(*args, "--seeds", "0,1,2", env=env)
-    assert result.returncode == 0, result.stderr
+    args += ["--cache-dir", str(tmp_path / "cache"), "--seeds", "0,1,2"]
+    code, stdout, stderr = run_main(monkeypatch, capsys, *args)
+    assert code == 0, stderr
     summary = json.loads((out / "seeds.json").read_text())
     shas = set()
     for name in ("random", "popularity"):
@@ -26,10 +41,14 @@ def test_seeds_write_a_board_per_seed_and_the_spread(tmp_path):
         assert abs(row["mean"] - statistics.mean(values)) < 1e-12
         assert abs(row["std"] - statistics.stdev(values)) < 1e-12
     assert len(shas) == 3  # each seed draws its own split
-    assert "NDCG@10 mean ± std" in result.stdout and "seed 2" in result.stdout
+    assert "NDCG@10 mean ± std" in stdout and "seed 2" in stdout
 
 
-def test_bad_seeds_are_a_usage_error(tmp_path):
-    result = run_harness("evaluate", "-r", "random", "--seeds", "0,x", "--out", str(tmp_path / "o"))
-    assert result.returncode == 2 and "--seeds '0,x'" in result.stderr
-    assert not (tmp_path / "o").exists()
+@pytest.mark.parametrize("seeds", ["0,x", "3", "1,1"])
+def test_bad_seeds_are_a_usage_error(tmp_path, monkeypatch, capsys, seeds):
+    out = tmp_path / "o"
+    code, _, stderr = run_main(
+        monkeypatch, capsys, "evaluate", "-r", "random", "--seeds", seeds, "--out", str(out)
+    )
+    assert code == 2 and f"--seeds {seeds!r}" in stderr
+    assert not out.exists()
