@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from pathlib import Path
@@ -63,6 +64,24 @@ def cli(quiet: bool) -> None:
 )
 @click.option("--users", type=int, default=None, help="Evaluate a seeded sample of N users.")
 @click.option("--seed", type=int, default=None, help="Seed of the split and the recommenders.")
+@click.option(
+    "--seeds",
+    default=None,
+    help="Repeat the experiment with each seed (e.g. 0,1,2): one board per seed in "
+    "OUT/seed-S and each row's mean and std over seeds in OUT/seeds.md.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: rows one after another here; ray: rows as Ray tasks (needs the [ray] extra).",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="With --executor ray: the Ray cluster to join (default: start a local Ray).",
+)
 @click.option("--history", type=int, default=None, help="History length H (default 25).")
 @click.option("--negatives", type=int, default=None, help="Negatives per request (default 20).")
 @click.option(
@@ -95,6 +114,9 @@ def evaluate(
     recommenders,
     users,
     seed,
+    seeds,
+    executor,
+    address,
     history,
     negatives,
     out,
@@ -134,6 +156,37 @@ def evaluate(
     if changed:
         experiment.split = SplitConfig(**{**vars(experiment.split), **changed})
     out = out or Path("runs") / experiment.dataset
+    if address is not None and executor != "ray":
+        raise click.UsageError("--address is for --executor ray")
+    if executor == "ray":
+        from harness.ray_executor import evaluate_on_ray
+
+        if seeds is not None:
+            raise click.UsageError("--seeds with --executor ray is not supported yet")
+        run_evaluation = functools.partial(evaluate_on_ray, address=address)
+    if seeds is not None:
+        from harness.seeds import evaluate_seeds, parse_seeds
+
+        if seed is not None:
+            raise click.UsageError("give either --seed or --seeds, not both")
+        summary = evaluate_seeds(
+            experiment,
+            out,
+            parse_seeds(seeds),
+            cache_dir=cache_dir,
+            plot=plot,
+            fresh=fresh,
+            fail_fast=fail_fast,
+            experiment_file=experiment_file,
+        )
+        click.echo((out / "seeds.md").read_text())
+        click.echo(
+            f"per-seed boards: {out}/seed-{{{','.join(map(str, summary['seeds']))}}}", err=True
+        )
+        if summary["failed_rows"]:
+            click.echo(f"Error: rows failed: {', '.join(summary['failed_rows'])}", err=True)
+            sys.exit(1)
+        return
     results = run_evaluation(
         experiment,
         out,

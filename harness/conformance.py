@@ -21,6 +21,7 @@ from harness.options import build_options, options_dict
 from harness.plugins import Registration
 from harness.recommender import RunContext
 from harness.splits import SplitConfig, build_split
+from harness.summarizer import checked_summaries
 
 SAMPLE_HISTORIES = 6
 
@@ -131,11 +132,7 @@ def check_summarizer(
         summarizer = reg.factory(build_options(reg.options, raw, reg.name))
         context = RunContext(cache_dir=cache_dir, progress=False)
         out = summarizer.summarize(histories, context, dataset.domain)
-        if not isinstance(out, list | tuple) or len(out) != len(histories):
-            raise AssertionError(f"{len(out)} summaries for {len(histories)} histories")
-        if not all(isinstance(s, str) for s in out):
-            raise AssertionError("a summary is not a string")
-        outputs.append(list(out))
+        outputs.append(checked_summaries(out, histories, reg.name))  # the runner's own check
         return f"{len(out)} strings for {len(histories)} histories (one of them empty)"
 
     checks.append(_run("one summary per history", once))

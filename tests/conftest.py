@@ -60,15 +60,11 @@ def embedded(session_cache):
     return load_model(dtype="float32", device="cpu", cache_dir=session_cache)
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(embedded, tmp_path_factory) -> Path:
-    """A random 2-layer Llama saved with the embedded tokenizer: for wiring tests through
-    the CLI (``model=PATH``) that must not pay for the real weights."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+def tiny_llama_config(tokenizer, **overrides):
+    """A random 2-layer Llama's config for ``tokenizer``: the one tiny model of the tests."""
+    from transformers import LlamaConfig
 
-    tokenizer = embedded.tokenizer
-    config = LlamaConfig(
+    settings = dict(
         vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
@@ -81,6 +77,18 @@ def tiny_model_dir(embedded, tmp_path_factory) -> Path:
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
     )
+    return LlamaConfig(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(embedded, tmp_path_factory) -> Path:
+    """A random 2-layer Llama saved with the embedded tokenizer: for wiring tests through
+    the CLI (``model=PATH``) that must not pay for the real weights."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    tokenizer = embedded.tokenizer
+    config = tiny_llama_config(tokenizer)
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny-llama")
     LlamaForCausalLM(config).save_pretrained(folder)

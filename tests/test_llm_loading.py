@@ -40,17 +40,10 @@ def test_load_model_is_memoized(embedded, session_cache):
 
 
 def test_load_model_from_a_local_folder(embedded, tmp_path):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from conftest import tiny_llama_config
+    from transformers import LlamaForCausalLM
 
-    config = LlamaConfig(
-        vocab_size=len(embedded.tokenizer),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-    )
-    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    LlamaForCausalLM(tiny_llama_config(embedded.tokenizer)).save_pretrained(tmp_path)
     embedded.tokenizer.save_pretrained(tmp_path)
     tokenizer_config = json.loads((tmp_path / "tokenizer_config.json").read_text())
     tokenizer_config.pop("pad_token")  # a base model without a pad token

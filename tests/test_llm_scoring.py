@@ -7,8 +7,9 @@ import logging
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_llama_config
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from harness.llm import (
     AnswerTokenError,
@@ -23,19 +24,7 @@ from harness.llm import (
 def tiny(request, embedded, tmp_path_factory) -> LoadedModel:
     """A random 2-layer Llama with the embedded tokenizer: fast wiring checks for both mask formats."""
     tokenizer = embedded.tokenizer
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
+    config = tiny_llama_config(tokenizer, max_position_embeddings=4096)
     config._attn_implementation = request.param
     torch.manual_seed(0)
     model = LlamaForCausalLM(config).eval()
