@@ -112,7 +112,11 @@ def score_yes_no(
             indices = [e.index for e in batch]
             stored = resume.get(indices) if resume is not None else None
             if stored is None:
-                stored = [s for _, s in _score_batch(backbone, batch, answer_ids, pad_id)]
+                # _score_batch may reorder the batch: key every score by its request
+                by_index = {
+                    e.index: s for e, s in _score_batch(backbone, batch, answer_ids, pad_id)
+                }
+                stored = [by_index[i] for i in indices]
                 if resume is not None:
                     resume.put(indices, stored)
                     kill_point(f"score-batch:{number}")
