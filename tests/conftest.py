@@ -117,3 +117,17 @@ def harness_cli(session_cache):
         return run_harness(*args, env={"HARNESS_CACHE": str(session_cache), **(env or {})}, cwd=cwd)
 
     return run
+
+
+def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """The console entry point in-process, as a user calls it: (exit code, stdout, stderr)."""
+    from harness.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["harness", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -6,13 +6,12 @@ one committed score is changed by hand.
 
 import json
 import shutil
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_main
 
 from harness.board_files import read_row_scores, write_row_scores
-from harness.cli import main
 from harness.experiment import Experiment, RunSpec
 from harness.runner import evaluate
 from harness.splits import SplitConfig
@@ -27,18 +26,6 @@ def board(tmp_path_factory):
     )
     evaluate(experiment, root / "board", cache_dir=root / "cache", progress=False)
     return root / "board"
-
-
-def run_main(monkeypatch, capsys, *args):
-    """The console entry point in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["harness", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as stop:
-        code = stop.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_a_board_holds_what_recomputes_it(board):

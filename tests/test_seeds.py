@@ -2,23 +2,9 @@
 
 import json
 import statistics
-import sys
 
 import pytest
-
-from harness.cli import main
-
-
-def run_main(monkeypatch, capsys, *args):
-    """The console entry point in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["harness", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as stop:
-        code = stop.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from conftest import run_main
 
 
 def test_seeds_write_a_board_per_seed_and_the_spread(tmp_path, monkeypatch, capsys):
