@@ -258,6 +258,31 @@ def curve_table(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _axes(width: float):
+    """A figure and its axes, drawn without a display."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, 4))
+
+
+def _save(figure, axis, path: Path, xlabel: str, ylabel: str, title: str, legend_size=None) -> bool:
+    """Label, grid and legend the axes, write the PNG and free the figure."""
+    import matplotlib.pyplot as plt
+
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=legend_size)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return True
+
+
 def _family(run: dict[str, Any]) -> str:
     """What a row recorded, less its budget: the rows of one budget sweep share a line."""
     return f"{run['recommender']} ({'fine-tuned' if run.get('training') else 'not trained'})"
@@ -268,12 +293,7 @@ def plot_budget(results: dict[str, Any], path: Path) -> bool:
     runs = [r for r in results["runs"] if r["costs"].get("prompt_tokens_per_request")]
     if not runs:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = _axes(6)
     for family in sorted({_family(r) for r in runs}):
         points = sorted(
             (r["costs"]["prompt_tokens_per_request"], r["metrics"]["ndcg@10"])
@@ -281,15 +301,15 @@ def plot_budget(results: dict[str, Any], path: Path) -> bool:
             if _family(r) == family
         )
         axis.plot(*zip(*points), marker="o", label=family)
-    axis.set_xlabel("prompt tokens per request")
-    axis.set_ylabel("NDCG@10 (1 positive + sampled negatives)")
-    axis.set_title(f"{results['dataset']['name']}: quality against prompt budget")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return True
+    return _save(
+        figure,
+        axis,
+        path,
+        "prompt tokens per request",
+        "NDCG@10 (1 positive + sampled negatives)",
+        f"{results['dataset']['name']}: quality against prompt budget",
+        legend_size=None,
+    )
 
 
 def plot_losses(results: dict[str, Any], path: Path) -> bool:
@@ -297,12 +317,7 @@ def plot_losses(results: dict[str, Any], path: Path) -> bool:
     runs = [r for r in results["runs"] if (r.get("training") or {}).get("log")]
     if not runs:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4))
+    figure, axis = _axes(7)
     for run in runs:
         entries = run["training"]["log"]
         axis.plot(
@@ -314,15 +329,15 @@ def plot_losses(results: dict[str, Any], path: Path) -> bool:
     priors = {r["costs"].get("train_loss_prior") for r in runs} - {None}
     for prior in sorted(priors):
         axis.axhline(prior, color="grey", linestyle="--", linewidth=1)
-    axis.set_xlabel("training examples seen")
-    axis.set_ylabel("training loss per step")
-    axis.set_title(f"{results['dataset']['name']}: LoRA training loss (dashed: label prior)")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return True
+    return _save(
+        figure,
+        axis,
+        path,
+        "training examples seen",
+        "training loss per step",
+        f"{results['dataset']['name']}: LoRA training loss (dashed: label prior)",
+        legend_size=8,
+    )
 
 
 def _curve_family(run: dict[str, Any]) -> str:
@@ -357,27 +372,22 @@ def plot_learning_curve(results: dict[str, Any], path: Path) -> bool:
     curves = learning_curve_points(results)
     if not curves:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = _axes(6)
     for family, points in curves.items():
         axis.plot(*zip(*points), marker="o", label=family)
     for run in results["runs"]:
         if run["recommender"] in ("random", "popularity"):
             axis.axhline(run["metrics"]["ndcg@10"], color="grey", linestyle="--", linewidth=1)
             axis.annotate(run["recommender"], (0, run["metrics"]["ndcg@10"]), fontsize=8)
-    axis.set_xlabel("training examples (0: zero-shot)")
-    axis.set_ylabel("NDCG@10 (1 positive + sampled negatives)")
-    axis.set_title(f"{results['dataset']['name']}: learning curve")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return True
+    return _save(
+        figure,
+        axis,
+        path,
+        "training examples (0: zero-shot)",
+        "NDCG@10 (1 positive + sampled negatives)",
+        f"{results['dataset']['name']}: learning curve",
+        legend_size=8,
+    )
 
 
 def render_file(path: Path) -> str:
