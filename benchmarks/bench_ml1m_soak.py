@@ -34,9 +34,10 @@ def test_ml1m_popularity_and_sasrec_end_to_end(tmp_path, report):
     env = {**os.environ, "HARNESS_CACHE": str(tmp_path / "cache")}
     args = [HARNESS, "evaluate", "--dataset", "ml-1m", "-r", "popularity", "-r", SASREC]
     started = time.perf_counter()
-    result = subprocess.run([*args, "--out", str(out)], capture_output=True, text=True, env=env)
+    # the log goes straight to the terminal (-s), so a long soak shows its epochs
+    result = subprocess.run([*args, "--out", str(out)], env=env)
     wall = time.perf_counter() - started
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     results = json.loads((out / "results.json").read_text())
     lines = [f"ml-1m soak: {wall:.0f} s wall, peak RSS {peak_mb:.0f} MB (limit {LIMIT_MB} MB)"]

@@ -11,6 +11,7 @@ never leaves one that a later run would read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -36,10 +37,18 @@ RUN = "run"
 FULL_RANKING_EXCLUDES = "earlier-sequence"
 
 
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    # half a second per call: the row key of every row needs it
+    return importlib.metadata.packages_distributions()
+
+
 def plugin_version(plugin: str) -> str:
     """``dist==version`` of the distribution that ships module ``plugin``, else the harness's."""
     top = plugin.split(".")[0]
-    for dist in importlib.metadata.packages_distributions().get(top, []):
+    if top not in _distributions():  # a plugin installed since the first lookup
+        _distributions.cache_clear()
+    for dist in _distributions().get(top, []):
         try:
             return f"{dist}=={importlib.metadata.version(dist)}"
         except importlib.metadata.PackageNotFoundError:
