@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def start(device: str = "auto") -> World:
         if not dist.is_initialized():
             backend = "nccl" if device.startswith("cuda") else "gloo"
             dist.init_process_group(backend=backend)
+        log.info("data parallel: %d processes (%s)", here.size, dist.get_backend())
     return here
 
 

@@ -1,4 +1,4 @@
-"""Two CPU processes under torchrun (gloo) give the one-process board.
+"""Two CPU processes under ``accelerate launch`` (gloo) give the one-process board.
 
 Scoring is sharded by request across the processes and gathered in request
 order, so every untrained row's metrics, full-ranking figures and stored
@@ -20,7 +20,7 @@ from conftest import HARNESS
 ROWS = ["random", "popularity"]  # popularity also ranks the full catalog, sharded too
 
 
-def _board(tmp_path: Path, name: str, launcher: list[str], rows: list[str]) -> dict:
+def _board(tmp_path: Path, name: str, launcher: list[str], rows: list[str]) -> tuple[dict, str]:
     env = {**os.environ, "HARNESS_CACHE": str(tmp_path / f"{name}-cache"), "OMP_NUM_THREADS": "1"}
     args = ["evaluate", "--users", "16", *[a for row in rows for a in ("-r", row)]]
     result = subprocess.run(
@@ -31,7 +31,7 @@ def _board(tmp_path: Path, name: str, launcher: list[str], rows: list[str]) -> d
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((tmp_path / name / "results.json").read_text())
+    return json.loads((tmp_path / name / "results.json").read_text()), result.stderr
 
 
 def _same_rows(one: dict, two: dict, one_dir: Path, two_dir: Path, count: int) -> None:
@@ -56,9 +56,11 @@ def test_two_processes_give_the_one_process_board(tmp_path, tiny_model_dir):
     zero_shot = f"{llm},zero_shot=true]"
     trained = f"{llm},train_sequences=8,examples_per_user=2,negatives=1,batch_size=4]"
     rows = [*ROWS, zero_shot, trained]
-    one = _board(tmp_path, "one", [HARNESS], rows)
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
-    two = _board(tmp_path, "two", [*torchrun, "-m", "harness"], rows)
+    one, _ = _board(tmp_path, "one", [HARNESS], rows)
+    # accelerate's multi-process launcher is torch.distributed.run: torchrun works the same
+    accelerate = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu"]
+    two, log = _board(tmp_path, "two", [*accelerate, "--num_processes", "2", "-m", "harness"], rows)
+    assert "data parallel: 2 processes (gloo)" in log
     _same_rows(one, two, tmp_path / "one", tmp_path / "two", count=len(rows) - 1)
     alone, ddp = one["runs"][-1]["costs"], two["runs"][-1]["costs"]
     assert ddp["train_steps"] == alone["train_steps"] == 4  # 16 packed rows, 4 a step
