@@ -196,6 +196,10 @@ def evaluate(
         fail_fast=fail_fast,
         experiment_file=experiment_file,
     )
+    from harness.data_parallel import world
+
+    if not world().main:  # in a data-parallel run rank 0 prints the board
+        sys.exit(1 if results["failed_runs"] else 0)
     click.echo((out / "leaderboard.md").read_text())
     click.echo(
         f"results: {out / 'results.json'}  split sha256: {results['split']['sha256']}", err=True

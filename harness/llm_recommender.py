@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from harness import data_parallel
 from harness.data.model import Dataset
 from harness.metrics import candidate_metrics
 from harness.paths import runs_dir
@@ -282,6 +283,22 @@ class PromptedYesNoRecommender(Recommender):
         )
         return {"train": len(examples), "valid": len(valid), "test": len(requests)}
 
+    def _share_prompt_building(self, windows: list, dataset: Dataset, context: RunContext) -> None:
+        """In a data-parallel run, each process first builds (and caches) its share of the
+        prompts, LLM-TRSR's summaries above all; the full pass then reads them back."""
+        here = data_parallel.world()
+        if not here.parallel:
+            return
+        mine = windows[here.rank :: here.size]
+        self.sections(
+            [w.history for w in mine],
+            [w.offset for w in mine],
+            [w.candidates for w in mine],
+            dataset,
+            context,
+        )
+        data_parallel.barrier(here)
+
     def fit(self, data: TrainData, context: RunContext) -> None:
         self.load(context)
         self.dataset = data.dataset
@@ -294,6 +311,8 @@ class PromptedYesNoRecommender(Recommender):
         from harness.llm.sft import SFTSettings, train_lora
 
         examples = self.training_examples(data, context.seed)
+        valid = self.valid_sample(data.valid, context.seed)
+        self._share_prompt_building([*examples, *valid], data.dataset, context)
         requests = self.scoring_requests(
             [e.history for e in examples],
             [e.offset for e in examples],
@@ -304,7 +323,6 @@ class PromptedYesNoRecommender(Recommender):
         groups = [
             PromptGroup(r.prefix, r.continuations, e.labels) for r, e in zip(requests, examples)
         ]
-        valid = self.valid_sample(data.valid, context.seed)
         valid_requests = self.requests_for(valid, data.dataset, context)
         positives = np.array([r.positive_index for r in valid])
 
@@ -426,5 +444,8 @@ class PromptedYesNoRecommender(Recommender):
         if context.work_dir is not None:
             from harness.llm.resume import ScoredBatches
 
-            resume = ScoredBatches(context.work_dir / "scored")
+            rank = data_parallel.world()
+            # each rank scores its own shard of the requests, so each keeps its own batches
+            folder = f"scored-rank{rank.rank}" if rank.parallel else "scored"
+            resume = ScoredBatches(context.work_dir / folder)
         return np.stack(self._score(scoring, self.model, context.progress, resume))

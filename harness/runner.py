@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import __version__, checkpoints
+from harness import __version__, checkpoints, data_parallel
 from harness.board_files import TOP_ITEMS, write_row_scores
 from harness.costs import PeakMemory, Stopwatch, release_freed_memory
 from harness.data.context import DatasetContext
@@ -129,7 +129,7 @@ def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, An
             Stopwatch() as score_time,
             plugin_errors(f"recommender {run.name!r} failed during scoring"),
         ):
-            raw = rec.score(questions, context)
+            raw = data_parallel.sharded(lambda part: rec.score(part, context), questions)
             kill_point(f"score:{run.name}")
         scores = _check_scores(
             raw, (len(test), len(test[0].candidates)), run.name, "candidate scores"
@@ -137,7 +137,9 @@ def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, An
         full = None
         if hasattr(rec, "score_catalog"):
             with plugin_errors(f"recommender {run.name!r} failed during full ranking"):
-                catalog_scores = rec.score_catalog(questions, context)
+                catalog_scores = data_parallel.sharded(
+                    lambda part: rec.score_catalog(part, context), questions
+                )
             if catalog_scores is not None:
                 catalog_scores = _check_scores(
                     catalog_scores,
@@ -198,6 +200,7 @@ def evaluate(
     registry = registry or default_registry()
     cache_dir = cache_root(cache_dir)
     runs = prepare_runs(experiment.runs, registry)
+    here = data_parallel.start(experiment.device)
     dataset = load_dataset(
         experiment.dataset,
         experiment.dataset_options,
@@ -212,6 +215,20 @@ def evaluate(
         raise HarnessError(f"dataset {dataset.name!r} gave no test requests")
 
     out_dir = Path(out_dir)
+    if not here.main:  # the other ranks help with the rows; rank 0 writes the board
+        with tempfile.TemporaryDirectory(prefix="harness-rank-") as scratch:
+            return _run_all(
+                experiment,
+                runs,
+                dataset,
+                split,
+                split_path,
+                Path(scratch),
+                cache_dir,
+                False,
+                fresh,
+                fail_fast,
+            )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
     try:
@@ -266,7 +283,7 @@ def _run_all(
                 shutil.rmtree(work, ignore_errors=True)
             context = RunContext(
                 seed=experiment.split.seed,
-                device=experiment.device,
+                device=data_parallel.local_device(experiment.device),
                 cache_dir=cache_dir,
                 run_dir=run_dir,
                 work_dir=work,
@@ -285,7 +302,8 @@ def _run_all(
                 # so each row's peak memory starts from the same floor
                 run.recommender = None
                 release_freed_memory()
-            checkpoints.save(cache_dir, checkpoint, outcome, run_dir)
+            if data_parallel.world().main:
+                checkpoints.save(cache_dir, checkpoint, outcome, run_dir)
             shutil.rmtree(work, ignore_errors=True)
             kill_point(f"after:{run.name}")
         per_request[run.name] = outcome["per_request"]

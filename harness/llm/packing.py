@@ -176,6 +176,8 @@ def packed_loss(
     over every real token. Only the answer positions go through the output
     head, so no vocabulary-wide logits are kept for the whole row.
     """
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        return _ddp_packed_loss(model, inputs, loss, yes_no)
     backbone = Backbone(model)
     hidden = backbone.decoder(
         input_ids=inputs["input_ids"],
@@ -204,6 +206,44 @@ def packed_loss(
             continue  # a group without a positive has nothing to rank first
         log_p = torch.log_softmax(log_odds[members], dim=0)
         terms.append(-log_p[labels[members]].mean())
+    if not terms:
+        raise ValueError("the listwise loss needs at least one positive per batch")
+    return torch.stack(terms).mean()
+
+
+def _ddp_packed_loss(
+    model: torch.nn.Module,
+    inputs: dict[str, torch.Tensor],
+    loss: Loss,
+    yes_no: tuple[int, int] | None,
+) -> torch.Tensor:
+    """:func:`packed_loss` through the DDP wrapper's own forward, which DDP needs to
+    synchronise gradients: the model's ``logits_to_keep`` keeps the answer positions only."""
+    common = {
+        "input_ids": inputs["input_ids"],
+        "attention_mask": inputs["attention_mask"],
+        "position_ids": inputs["position_ids"],
+        "use_cache": False,
+    }
+    if "labels" in inputs:
+        logits = model(**common).logits.float()
+        return torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), inputs["labels"].flatten(), ignore_index=IGNORE
+        )
+    columns, where = torch.unique(inputs["answer_cols"], return_inverse=True)
+    logits = model(**common, logits_to_keep=columns).logits  # (rows, len(columns), vocab)
+    at_answers = logits[inputs["answer_rows"], where].float()
+    if loss == "pointwise":
+        return torch.nn.functional.cross_entropy(at_answers, inputs["answer_ids"])
+    if yes_no is None:
+        raise ValueError("the listwise loss needs the yes/no token ids")
+    log_odds = at_answers[:, yes_no[0]] - at_answers[:, yes_no[1]]
+    groups, labels = inputs["answer_groups"], inputs["answer_labels"]
+    terms = []
+    for group in torch.unique(groups):
+        members = groups == group
+        if labels[members].any():
+            terms.append(-torch.log_softmax(log_odds[members], dim=0)[labels[members]].mean())
     if not terms:
         raise ValueError("the listwise loss needs at least one positive per batch")
     return torch.stack(terms).mean()

@@ -24,7 +24,9 @@ from typing import Literal
 import torch
 from safetensors.torch import load_file, save_file
 
+from harness import data_parallel
 from harness.atomic import write_json_atomic
+from harness.errors import HarnessError
 from harness.faults import kill_point
 from harness.llm.loading import LoadedModel
 from harness.llm.packing import (
@@ -172,6 +174,17 @@ def fresh_model(lm: LoadedModel) -> torch.nn.Module:
     return AutoModelForCausalLM.from_pretrained(lm.path, dtype=lm.dtype).to(lm.device)
 
 
+def _per_process_batch(batch_size: int) -> int:
+    """Under DDP each of N processes takes batch_size / N rows, so the global batch is the same."""
+    size = data_parallel.world().size
+    if batch_size % size:
+        raise HarnessError(
+            f"batch_size {batch_size} does not divide among {size} processes; "
+            "choose a multiple of the process count"
+        )
+    return batch_size // size
+
+
 def train_lora(
     lm: LoadedModel,
     groups: Sequence[PromptGroup],
@@ -265,6 +278,7 @@ def train_lora(
                 step_log.append(log_entry(state.global_step, logs))
                 kill_point(f"train-step:{state.global_step}")
 
+    writer = data_parallel.world().main  # under DDP, rank 0 alone writes the work folder
     elapsed_file = checkpoint_dir / "elapsed.json" if checkpoint_dir else None
     elapsed: dict[str, float] = {}
     if elapsed_file is not None and elapsed_file.is_file():
@@ -275,7 +289,8 @@ def train_lora(
 
         def on_save(self, args, state, control, **kwargs):
             elapsed[str(state.global_step)] = seconds_before + time.perf_counter() - started
-            write_json_atomic(elapsed_file, elapsed)
+            if writer:
+                write_json_atomic(elapsed_file, elapsed)
 
     class SelectOnValidation(TrainerCallback):
         """Validate each epoch's adapter and keep the best; its record survives a kill."""
@@ -307,9 +322,9 @@ def train_lora(
                 best["state"] = {
                     k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()
                 }
-                if checkpoint_dir is not None:
+                if checkpoint_dir is not None and writer:
                     save_file(best["state"], checkpoint_dir / "best-adapter" / ADAPTER_FILE)
-            if checkpoint_dir is not None:
+            if checkpoint_dir is not None and writer:
                 record = {
                     "validation": validation,
                     "best_score": best["score"],
@@ -329,7 +344,7 @@ def train_lora(
         output_dir=str(checkpoint_dir or output_dir / "trainer"),
         num_train_epochs=settings.epochs,
         learning_rate=settings.lr,
-        per_device_train_batch_size=settings.batch_size,
+        per_device_train_batch_size=_per_process_batch(settings.batch_size),
         gradient_accumulation_steps=settings.grad_accum,
         lr_scheduler_type=settings.schedule,
         warmup_steps=math.ceil(settings.warmup * total_steps),
@@ -384,7 +399,7 @@ def train_lora(
         log=step_log,
         validation=validation,
     )
-    if finished is not None:
+    if finished is not None and writer:
         save_file(get_peft_model_state_dict(model), finished / ADAPTER_FILE)
         write_json_atomic(finished / "report.json", dataclasses.asdict(report))
     return _finish(model, report, output_dir)
