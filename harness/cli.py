@@ -158,18 +158,18 @@ def evaluate(
     out = out or Path("runs") / experiment.dataset
     if address is not None and executor != "ray":
         raise click.UsageError("--address is for --executor ray")
+    run_seeds = None
     if executor == "ray":
-        from harness.ray_executor import evaluate_on_ray
+        from harness.ray_executor import evaluate_on_ray, evaluate_seeds_on_ray
 
-        if seeds is not None:
-            raise click.UsageError("--seeds with --executor ray is not supported yet")
         run_evaluation = functools.partial(evaluate_on_ray, address=address)
+        run_seeds = functools.partial(evaluate_seeds_on_ray, address=address)
     if seeds is not None:
         from harness.seeds import evaluate_seeds, parse_seeds
 
         if seed is not None:
             raise click.UsageError("give either --seed or --seeds, not both")
-        summary = evaluate_seeds(
+        summary = (run_seeds or evaluate_seeds)(
             experiment,
             out,
             parse_seeds(seeds),

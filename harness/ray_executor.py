@@ -54,13 +54,14 @@ def gpus_for(device: str) -> float:
 
 
 def run_rows_on_ray(
-    experiment: Experiment,
+    experiments: list[Experiment],
     cache_dir: Path,
     address: str | None = None,
     fresh: bool = False,
     num_cpus: int | None = None,
 ) -> list[str]:
-    """Compute every row as a Ray task (each leaves its row checkpoint); the rows' errors."""
+    """Compute every row of every experiment (one per seed, say) as a Ray task; the rows'
+    errors. Each task leaves its row checkpoint in the shared cache."""
     ray = _import_ray()
     started_here = not ray.is_initialized()
     if started_here:
@@ -73,26 +74,41 @@ def run_rows_on_ray(
         )
     try:
         remote = ray.remote(_one_row)
-        recorded = experiment_dict(experiment)
-        tasks = [
-            remote.options(num_cpus=1, num_gpus=gpus_for(experiment.device)).remote(
-                recorded, index, str(cache_dir), fresh
-            )
-            for index in range(len(experiment.runs))
-        ]
+        tasks, names = [], []
+        for experiment in experiments:
+            recorded = experiment_dict(experiment)
+            for index, run in enumerate(experiment.runs):
+                options = remote.options(num_cpus=1, num_gpus=gpus_for(experiment.device))
+                tasks.append(options.remote(recorded, index, str(cache_dir), fresh))
+                names.append(f"{run.name or run.recommender} (seed {experiment.split.seed})")
         log.info("ray: %d rows as tasks on %s", len(tasks), address or "a local Ray")
         errors = []
-        for task, run in zip(tasks, experiment.runs):
+        for task, name in zip(tasks, names):
             try:
                 error = ray.get(task)
             except Exception as exc:  # a lost worker: the driver computes the row itself
                 error = f"ray task lost: {type(exc).__name__}: {exc}".splitlines()[0]
             if error:
-                errors.append(f"{run.name or run.recommender}: {error}")
+                errors.append(f"{name}: {error}")
         return errors
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _fan_out(experiments: list[Experiment], address, num_cpus, evaluate_kwargs) -> Path:
+    """Every usage error first, then the rows as tasks; the cache folder they share."""
+    from harness.paths import cache_root
+    from harness.plugins import default_registry
+    from harness.runner import prepare_runs
+
+    prepare_runs(experiments[0].runs, default_registry())  # every usage error before any task
+    cache_dir = cache_root(evaluate_kwargs.pop("cache_dir", None))
+    fresh = evaluate_kwargs.pop("fresh", False)
+    # tasks sharing the cache may build the split at once: its write is atomic
+    for error in run_rows_on_ray(experiments, cache_dir, address, fresh, num_cpus):
+        log.warning("%s (the driver retries the row)", error)
+    return cache_dir
 
 
 def evaluate_on_ray(
@@ -103,14 +119,22 @@ def evaluate_on_ray(
     **evaluate_kwargs: Any,
 ) -> dict[str, Any]:
     """Rows as Ray tasks, then the board assembled by the driver from their checkpoints."""
-    from harness.paths import cache_root
-    from harness.plugins import default_registry
-    from harness.runner import evaluate, prepare_runs
+    from harness.runner import evaluate
 
-    prepare_runs(experiment.runs, default_registry())  # every usage error before any task
-    cache_dir = cache_root(evaluate_kwargs.pop("cache_dir", None))
-    fresh = evaluate_kwargs.pop("fresh", False)
-    # tasks sharing the cache may build the split at once: its write is atomic
-    for error in run_rows_on_ray(experiment, cache_dir, address, fresh, num_cpus):
-        log.warning("%s (the driver retries the row)", error)
+    cache_dir = _fan_out([experiment], address, num_cpus, evaluate_kwargs)
     return evaluate(experiment, out_dir, cache_dir=cache_dir, **evaluate_kwargs)
+
+
+def evaluate_seeds_on_ray(
+    experiment: Experiment,
+    out_dir: Path,
+    seeds: list[int],
+    address: str | None = None,
+    num_cpus: int | None = None,
+    **evaluate_kwargs: Any,
+) -> dict[str, Any]:
+    """Every (seed, row) as a Ray task at once, then each seed's board and the spread."""
+    from harness.seeds import evaluate_seeds, seeded
+
+    cache_dir = _fan_out([seeded(experiment, s) for s in seeds], address, num_cpus, evaluate_kwargs)
+    return evaluate_seeds(experiment, out_dir, seeds, cache_dir=cache_dir, **evaluate_kwargs)

@@ -86,6 +86,11 @@ def render_seeds(summary: dict[str, Any], dataset: str) -> str:
     )
 
 
+def seeded(experiment: Experiment, seed: int) -> Experiment:
+    """The experiment with its split (and so its recommenders) under ``seed``."""
+    return dataclasses.replace(experiment, split=dataclasses.replace(experiment.split, seed=seed))
+
+
 def evaluate_seeds(
     experiment: Experiment, out_dir: Path, seeds: list[int], **evaluate_kwargs: Any
 ) -> dict[str, Any]:
@@ -95,10 +100,9 @@ def evaluate_seeds(
     out_dir = Path(out_dir)
     boards = {}
     for seed in seeds:
-        seeded = dataclasses.replace(
-            experiment, split=dataclasses.replace(experiment.split, seed=seed)
+        boards[seed] = evaluate(
+            seeded(experiment, seed), out_dir / f"seed-{seed}", **evaluate_kwargs
         )
-        boards[seed] = evaluate(seeded, out_dir / f"seed-{seed}", **evaluate_kwargs)
     summary = summarize_seeds(boards)
     write_bytes_atomic(out_dir / "seeds.json", (json.dumps(summary, indent=2) + "\n").encode())
     write_bytes_atomic(out_dir / "seeds.md", render_seeds(summary, experiment.dataset).encode())
