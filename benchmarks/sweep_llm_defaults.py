@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, nargs="+", default=[3e-4, 1e-3, 3e-3])
     parser.add_argument("--train-sequences", type=int, nargs="+", default=[120])
     parser.add_argument("--epochs", type=int, nargs="+", default=[1])
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[8])
     parser.add_argument("--valid-requests", type=int, default=50)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("sweep-llm-defaults.jsonl"))
@@ -81,8 +82,10 @@ def main() -> None:
     baseline = {"recommender": "popularity"}
     points = [baseline] + [
         {"recommender": "truncated-llm", "lr": lr, "train_sequences": n, "epochs": e}
+        | ({} if b == 8 else {"batch_size": b})  # 8 is the default: its points say nothing
         for n in args.train_sequences
         for e in args.epochs
+        for b in args.batch_size
         for lr in args.lr
     ]
     for options in points:
@@ -95,8 +98,11 @@ def main() -> None:
 
     print(f"split {split.sha256[:12]}: {len(valid)} validation requests, 21 candidates each")
     print(f"chance NDCG@10 {CHANCE_NDCG10:.4f}")
-    print("| row | lr | epochs | train examples | valid NDCG@10 | final loss (prior) | fit s |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| row | lr | epochs | batch (packed rows) | train examples | valid NDCG@10 "
+        "| final loss (prior) | fit s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for line in args.out.open():
         r = json.loads(line)
         o = r["options"]
@@ -107,6 +113,7 @@ def main() -> None:
         )
         print(
             f"| {o['recommender']} | {o.get('lr', '–')} | {o.get('epochs', '–')} "
+            f"| {o.get('batch_size', 8) if 'lr' in o else '–'} "
             f"| {r['train_examples'] or 0:.0f} | {r['valid_ndcg@10']:.4f} | {loss} | {r['fit_s']:.0f} |"
         )
 

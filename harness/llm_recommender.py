@@ -99,7 +99,12 @@ class LLMOptions:
         metadata={"help": "one prompt prefix + all its candidate tails per training row"},
     )
     batch_size: int = field(
-        default=8, metadata={"help": "training rows (prompt prefixes) per batch per device"}
+        default=2,
+        metadata={
+            "help": "training rows (prompt prefixes) per optimizer step, shared out among the "
+            "processes of a data-parallel run (2: the best of the validation sweep on CPU, "
+            "benchmarks/RESULTS-llm-trsr.md)"
+        },
     )
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
