@@ -197,7 +197,11 @@ def packed_loss(
     if yes_no is None:
         raise ValueError("the listwise loss needs the yes/no token ids")
     pair = backbone.answer_logits(at_answers, yes_no)
-    log_odds = pair[:, 0] - pair[:, 1]
+    return _listwise(pair[:, 0] - pair[:, 1], inputs)
+
+
+def _listwise(log_odds: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per group, the softmax over its tails' yes-vs-no log-odds; mean NLL of the positives."""
     groups, labels = inputs["answer_groups"], inputs["answer_labels"]
     terms = []
     for group in torch.unique(groups):
@@ -237,13 +241,4 @@ def _ddp_packed_loss(
         return torch.nn.functional.cross_entropy(at_answers, inputs["answer_ids"])
     if yes_no is None:
         raise ValueError("the listwise loss needs the yes/no token ids")
-    log_odds = at_answers[:, yes_no[0]] - at_answers[:, yes_no[1]]
-    groups, labels = inputs["answer_groups"], inputs["answer_labels"]
-    terms = []
-    for group in torch.unique(groups):
-        members = groups == group
-        if labels[members].any():
-            terms.append(-torch.log_softmax(log_odds[members], dim=0)[labels[members]].mean())
-    if not terms:
-        raise ValueError("the listwise loss needs at least one positive per batch")
-    return torch.stack(terms).mean()
+    return _listwise(at_answers[:, yes_no[0]] - at_answers[:, yes_no[1]], inputs)
