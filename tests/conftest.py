@@ -128,6 +128,6 @@ def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
         main()
         code = 0
     except SystemExit as stop:
-        code = stop.code
+        code = stop.code if isinstance(stop.code, int) else 1
     captured = capsys.readouterr()
     return code, captured.out, captured.err

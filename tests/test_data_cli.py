@@ -16,8 +16,7 @@ import types
 from pathlib import Path
 
 import pytest
-
-from harness.cli import main
+from conftest import run_main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HARNESS = str(Path(sys.executable).parent / "harness")
@@ -27,17 +26,6 @@ HARNESS = str(Path(sys.executable).parent / "harness")
 def cache(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["harness", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def copy_fixture(name: str, tmp_path: Path) -> Path:
@@ -86,7 +74,7 @@ def test_evaluate_sanity_recommenders_on_the_fixture(
 
 
 def test_show_card_of_mind(monkeypatch, capsys, cache):
-    code, out, err = run_cli(
+    code, out, err = run_main(
         monkeypatch,
         capsys,
         "datasets",
@@ -107,12 +95,12 @@ def test_show_card_of_mind(monkeypatch, capsys, cache):
 
 def test_show_takes_options_as_spec_or_flags(monkeypatch, capsys, cache):
     data = ["--data-dir", str(FIXTURES / "amazon_m2"), "--tokenizer", "words", "--json"]
-    code, out, err = run_cli(
+    code, out, err = run_main(
         monkeypatch, capsys, "datasets", "show", "amazon-m2[locale=DE,max_words=2]", *data
     )
     assert code == 0, err
     spec = json.loads(out)
-    code, out, err = run_cli(
+    code, out, err = run_main(
         monkeypatch,
         capsys,
         "datasets",
@@ -142,7 +130,7 @@ def test_show_uses_the_model_tokenizer_when_harness_llm_has_one(monkeypatch, cap
     fake = types.ModuleType("harness.llm")
     fake.load_tokenizer = lambda name=None: FakeTokenizer()
     monkeypatch.setitem(sys.modules, "harness.llm", fake)
-    code, out, err = run_cli(monkeypatch, capsys, "datasets", "show", "ml-100k", "--json")
+    code, out, err = run_main(monkeypatch, capsys, "datasets", "show", "ml-100k", "--json")
     assert code == 0, err
     card = json.loads(out)
     assert card["tokenizer"] == "model (fake/tok)"
@@ -152,7 +140,7 @@ def test_show_uses_the_model_tokenizer_when_harness_llm_has_one(monkeypatch, cap
 def test_show_falls_back_to_words_and_says_so(monkeypatch, capsys, cache, caplog):
     monkeypatch.setitem(sys.modules, "harness.llm", types.ModuleType("harness.llm"))
     with caplog.at_level(logging.WARNING):
-        code, out, err = run_cli(monkeypatch, capsys, "datasets", "show", "ml-100k")
+        code, out, err = run_main(monkeypatch, capsys, "datasets", "show", "ml-100k")
     assert code == 0, err
     assert re.search(r"^tokenizer\s+whitespace words \(model tokenizer unavailable", out, re.M)
     assert re.search(r"^users\s+943$", out, re.M)
@@ -304,7 +292,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
     if extra[:1] == ["--no-data-dir"]:
         args, extra = ["evaluate", "--dataset", dataset], extra[1:]
     out = tmp_path / "out"
-    code, stdout, stderr = run_cli(
+    code, stdout, stderr = run_main(
         monkeypatch, capsys, *args, *extra, "-r", "random", "--out", str(out)
     )
     assert code == 2, stderr
@@ -323,7 +311,7 @@ def test_unknown_items_can_be_dropped_with_a_counted_warning(
     data = copy_fixture(folder, tmp_path)
     (mind_case if dataset == "mind" else amazon_case)("unknown item", data)
     with caplog.at_level(logging.WARNING):
-        code, stdout, stderr = run_cli(
+        code, stdout, stderr = run_main(
             monkeypatch,
             capsys,
             "evaluate",
