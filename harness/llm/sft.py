@@ -314,7 +314,8 @@ def train_lora(
             scores = validate(model) if validate else None
             recent = [e["loss"] for e in step_log[-steps_per_epoch:]]
             validation.append({"epoch": epoch, "train_loss": final_loss(recent), **(scores or {})})
-            log.info("epoch %d: validation %s", epoch, scores)
+            if scores is not None:  # one epoch: nothing to select, nothing validated
+                log.info("epoch %d: validation %s", epoch, scores)
             # without a validation set the latest epoch is kept
             score = scores["recall@3"] if scores else None
             if score is None or score > best["score"]:
