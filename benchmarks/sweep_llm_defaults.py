@@ -11,7 +11,10 @@ Run alone (torch slows sharply when another process holds a core)::
     python benchmarks/sweep_llm_defaults.py --lr 3e-4 1e-3 3e-3 --train-sequences 120
 
 Each point appends one JSON line to ``--out`` as soon as it ends, so an
-interrupted sweep keeps its finished points; rerunning skips them.
+interrupted sweep keeps its finished points; rerunning skips them. A line
+keeps the per-request validation NDCG@10, so that points can be compared by a
+paired test over the same requests (lines written before that was kept are
+rerun once, and the newest line of a point is the one shown).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 
 from harness.data.context import DatasetContext
 from harness.experiment import RunSpec
-from harness.metrics import candidate_metrics
+from harness.metrics import candidate_metrics, holm, paired_test
 from harness.plugins import default_registry
 from harness.recommender import RunContext
 from harness.runner import load_dataset, prepare_runs
@@ -36,10 +39,11 @@ from harness.splits import SplitConfig, build_split
 CHANCE_NDCG10 = 0.2164  # 1 positive among 21 candidates, ranked at random
 
 
-def _validation_ndcg(rec, valid, context) -> float:
+def _validation_ndcg(rec, valid, context) -> np.ndarray:
+    """Per-request NDCG@10 over the validation requests."""
     scores = rec.score([r.unlabeled() for r in valid], context)
     positives = np.array([r.positive_index for r in valid])
-    return float(candidate_metrics(np.asarray(scores), positives)["ndcg@10"].mean())
+    return candidate_metrics(np.asarray(scores), positives)["ndcg@10"]
 
 
 def _point(split, valid, options: dict, seed: int) -> dict:
@@ -52,7 +56,8 @@ def _point(split, valid, options: dict, seed: int) -> dict:
         ndcg = _validation_ndcg(run.recommender, valid, context)
     return {
         "fit_s": round(seconds, 1),
-        "valid_ndcg@10": ndcg,
+        "valid_ndcg@10": float(ndcg.mean()),
+        "valid_ndcg@10_per_request": [round(float(x), 6) for x in ndcg],
         "train_examples": context.costs.get("train_examples"),
         "train_loss_final": context.costs.get("train_loss_final"),
         "train_loss_prior": context.costs.get("train_loss_prior"),
@@ -64,7 +69,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, nargs="+", default=[3e-4, 1e-3, 3e-3])
     parser.add_argument("--train-sequences", type=int, nargs="+", default=[120])
     parser.add_argument("--epochs", type=int, nargs="+", default=[1])
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[8])
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[2])
     parser.add_argument("--valid-requests", type=int, default=50)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("sweep-llm-defaults.jsonl"))
@@ -78,18 +83,18 @@ def main() -> None:
     valid = [split.valid[i] for i in chosen]
     done = set()
     if args.out.exists():
-        done = {json.dumps(json.loads(line)["options"], sort_keys=True) for line in args.out.open()}
+        done = {_key(r["options"]) for r in _records(args.out) if "valid_ndcg@10_per_request" in r}
     baseline = {"recommender": "popularity"}
     points = [baseline] + [
         {"recommender": "truncated-llm", "lr": lr, "train_sequences": n, "epochs": e}
-        | ({} if b == 8 else {"batch_size": b})  # 8 is the default: its points say nothing
+        | {"batch_size": b}
         for n in args.train_sequences
         for e in args.epochs
         for b in args.batch_size
         for lr in args.lr
     ]
     for options in points:
-        if json.dumps(options, sort_keys=True) in done:
+        if _key(options) in done:
             continue
         record = {"options": options, **_point(split, valid, dict(options), seed=0)}
         logging.info("%s", record)
@@ -98,13 +103,29 @@ def main() -> None:
 
     print(f"split {split.sha256[:12]}: {len(valid)} validation requests, 21 candidates each")
     print(f"chance NDCG@10 {CHANCE_NDCG10:.4f}")
+    print_table(args.out)
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.open() if line.strip()]
+
+
+def _key(options: dict) -> str:
+    """A point's identity; lines from before batch_size was always written mean batch 8."""
+    if "lr" in options:
+        options = {"batch_size": 8} | options
+    return json.dumps(options, sort_keys=True)
+
+
+def print_table(path: Path) -> None:
+    """The newest line of each point, and paired tests against the best kept LLM point."""
+    newest = {_key(r["options"]): r for r in _records(path)}
     print(
         "| row | lr | epochs | batch (packed rows) | train examples | valid NDCG@10 "
         "| final loss (prior) | fit s |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for line in args.out.open():
-        r = json.loads(line)
+    for r in newest.values():
         o = r["options"]
         loss = (
             f"{r['train_loss_final']:.3f} ({r['train_loss_prior']:.3f})"
@@ -116,6 +137,21 @@ def main() -> None:
             f"| {o.get('batch_size', 8) if 'lr' in o else '–'} "
             f"| {r['train_examples'] or 0:.0f} | {r['valid_ndcg@10']:.4f} | {loss} | {r['fit_s']:.0f} |"
         )
+    kept = {k: r for k, r in newest.items() if "valid_ndcg@10_per_request" in r}
+    llm = [k for k in kept if "lr" in kept[k]["options"]]
+    if not llm:
+        return
+    best_key = max(llm, key=lambda k: kept[k]["valid_ndcg@10"])
+    best = np.array(kept[best_key]["valid_ndcg@10_per_request"])
+    others = [k for k in kept if k != best_key]
+    tests = [paired_test(best, np.array(kept[k]["valid_ndcg@10_per_request"])) for k in others]
+    t_holm = holm([t["t_p"] for t in tests])
+    w_holm = holm([t["wilcoxon_p"] for t in tests])
+    print(f"\npaired tests against the best kept LLM point {best_key} (Holm over {len(others)}):")
+    print("| point | mean best − point | t Holm p | W Holm p |")
+    print("|---|---|---|---|")
+    for k, t, tp, wp in zip(others, tests, t_holm, w_holm, strict=True):
+        print(f"| {k} | {t['mean_diff']:+.4f} | {tp:.2g} | {wp:.2g} |")
 
 
 if __name__ == "__main__":
