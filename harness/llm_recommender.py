@@ -449,8 +449,8 @@ class PromptedYesNoRecommender(Recommender):
         if context.work_dir is not None:
             from harness.llm.resume import ScoredBatches
 
-            rank = data_parallel.world()
+            here = data_parallel.world()
             # each rank scores its own shard of the requests, so each keeps its own batches
-            folder = f"scored-rank{rank.rank}" if rank.parallel else "scored"
+            folder = f"scored-rank{here.rank}" if here.parallel else "scored"
             resume = ScoredBatches(context.work_dir / folder)
         return np.stack(self._score(scoring, self.model, context.progress, resume))

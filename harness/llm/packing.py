@@ -186,18 +186,30 @@ def packed_loss(
         use_cache=False,
     ).last_hidden_state
     if "labels" in inputs:
-        logits = backbone.head(hidden).float()
-        return torch.nn.functional.cross_entropy(
-            logits.flatten(0, 1), inputs["labels"].flatten(), ignore_index=IGNORE
-        )
+        return _full_text_loss(backbone.head(hidden), inputs)
     at_answers = hidden[inputs["answer_rows"], inputs["answer_cols"]]
     if loss == "pointwise":
-        logits = backbone.head(at_answers).float()
-        return torch.nn.functional.cross_entropy(logits, inputs["answer_ids"])
+        return _pointwise(backbone.head(at_answers), inputs)
+    pair = backbone.answer_logits(at_answers, _needed(yes_no))
+    return _listwise(pair[:, 0] - pair[:, 1], inputs)
+
+
+def _full_text_loss(logits: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The causal LM loss over every labelled token (the full-text ablation)."""
+    return torch.nn.functional.cross_entropy(
+        logits.float().flatten(0, 1), inputs["labels"].flatten(), ignore_index=IGNORE
+    )
+
+
+def _pointwise(answer_logits: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Cross entropy of each tail's answer token over the vocabulary, averaged over tails."""
+    return torch.nn.functional.cross_entropy(answer_logits.float(), inputs["answer_ids"])
+
+
+def _needed(yes_no: tuple[int, int] | None) -> tuple[int, int]:
     if yes_no is None:
         raise ValueError("the listwise loss needs the yes/no token ids")
-    pair = backbone.answer_logits(at_answers, yes_no)
-    return _listwise(pair[:, 0] - pair[:, 1], inputs)
+    return yes_no
 
 
 def _listwise(log_odds: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -230,15 +242,11 @@ def _ddp_packed_loss(
         "use_cache": False,
     }
     if "labels" in inputs:
-        logits = model(**common).logits.float()
-        return torch.nn.functional.cross_entropy(
-            logits.flatten(0, 1), inputs["labels"].flatten(), ignore_index=IGNORE
-        )
+        return _full_text_loss(model(**common).logits, inputs)
     columns, where = torch.unique(inputs["answer_cols"], return_inverse=True)
     logits = model(**common, logits_to_keep=columns).logits  # (rows, len(columns), vocab)
     at_answers = logits[inputs["answer_rows"], where].float()
     if loss == "pointwise":
-        return torch.nn.functional.cross_entropy(at_answers, inputs["answer_ids"])
-    if yes_no is None:
-        raise ValueError("the listwise loss needs the yes/no token ids")
-    return _listwise(at_answers[:, yes_no[0]] - at_answers[:, yes_no[1]], inputs)
+        return _pointwise(at_answers, inputs)
+    yes, no = _needed(yes_no)
+    return _listwise(at_answers[:, yes] - at_answers[:, no], inputs)
