@@ -352,16 +352,27 @@ def render(results_json: Path, fmt: str, out: Path | None, plot_path: Path | Non
 @click.argument(
     "boards", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
-def verify(boards: tuple[Path, ...]) -> None:
+@click.option(
+    "--require-clean",
+    is_flag=True,
+    help="also fail a board made from a dirty tree (without it: a warning); CI sets it",
+)
+def verify(boards: tuple[Path, ...], require_clean: bool) -> None:
     """Recompute every metric of every row from the board's split.json and scores.
 
-    Exits 1 naming each row and metric that differs from results.json.
+    Exits 1 naming each row and metric that differs from results.json. A board
+    whose provenance is a dirty tree gets a warning (a failure with --require-clean).
     """
-    from harness.verify import verify_board
+    from harness.verify import provenance_problem, verify_board
 
     failed = 0
     for board in boards:
         problems = verify_board(board)
+        dirty = provenance_problem(board)
+        if dirty and require_clean:
+            problems.append(dirty)
+        elif dirty:
+            click.echo(f"{board}: warning: {dirty}", err=True)
         if problems:
             failed += 1
             for problem in problems:

@@ -25,11 +25,46 @@ def _cost(value: float | None, fmt: str) -> str:
 
 
 def _final_loss(costs: dict[str, float]) -> str:
-    """The final training loss, marked ⚠ when it is not below the label prior's loss."""
+    """The final training loss with its standard error, marked ⚠ when it is not below the
+    label prior's loss."""
     final, prior = costs.get("train_loss_final"), costs.get("train_loss_prior")
     if final is None:
         return "–"
-    return f"{final:.3f}" + (" ⚠" if prior is not None and final >= prior else "")
+    se = costs.get("train_loss_final_se")
+    text = f"{final:.3f}" + ("" if se is None else f" ± {se:.3f}")
+    return text + (" ⚠" if prior is not None and final >= prior else "")
+
+
+def _versus_chance(results: dict[str, Any], metric: str, name: str) -> str:
+    """``↑``/``↓`` when both Holm-corrected p are below .05, ``≈`` otherwise; then the p's."""
+    row = (results.get("chance_tests") or {}).get(metric, {}).get("rows", {}).get(name)
+    if row is None:
+        return "–"
+    tied = statistically_tied(row)
+    mark = "≈" if tied else ("↑" if row["mean_diff"] > 0 else "↓")
+    return f"{mark} {row['holm_p']:.2g} / {row['wilcoxon_holm_p']:.2g}"
+
+
+def chance_legend(results: dict[str, Any]) -> list[str]:
+    """What the vs-chance columns test, with the chance levels and the correction family."""
+    tests = results.get("chance_tests") or {}
+    if not tests:
+        return []
+    levels = ", ".join(f"{_header(m)} {t['chance']:.4f}" for m, t in tests.items())
+    first = next(iter(tests.values()))
+    return [
+        "",
+        f"vs chance: each row's per-request value against the analytic chance level of "
+        f"{first['candidates']} candidates with the positive's rank uniform ({levels}), by the "
+        f"one-sample t-test and the Wilcoxon signed-rank test, each Holm-corrected over this "
+        f"board's {len(first['rows'])} rows (one family per metric); ↑ / ↓: above / below chance "
+        "(both corrected p < .05), ≈: not distinguishable from chance.",
+    ]
+
+
+def _pairs_family(results: dict[str, Any]) -> str:
+    pairs = (results.get("paired_tests") or {}).get("pairs") or []
+    return f"this board's {len(pairs)} pairs of {len(results['runs'])} rows"
 
 
 def render_leaderboard(results: dict[str, Any]) -> str:
@@ -48,6 +83,7 @@ def render_leaderboard(results: dict[str, Any]) -> str:
     ]
     rows = []
     versus_best = best_pairs(results)
+    chance = list(results.get("chance_tests") or {})  # boards made before them have none
     for run in runs:
         m, costs = run["metrics"], run["costs"]
         low, high = run["ci95"][SORT_METRIC]
@@ -57,6 +93,9 @@ def render_leaderboard(results: dict[str, Any]) -> str:
             + [
                 f"[{low:.3f}, {high:.3f}]",
                 _versus_best(versus_best, run["name"], paired.get(run["name"], {})),
+            ]
+            + [_versus_chance(results, metric, run["name"]) for metric in chance]
+            + [
                 _cost(costs.get("prompt_tokens_per_request"), ".0f"),
                 _cost(costs.get("train_examples"), ".0f"),
                 _final_loss(costs),
@@ -71,6 +110,9 @@ def render_leaderboard(results: dict[str, Any]) -> str:
         + [
             "NDCG@10 95% CI",
             "Holm p vs best (t / W)",
+        ]
+        + [f"{_header(metric)} vs chance" for metric in chance]
+        + [
             "prompt tok/req",
             "train examples",
             "final loss",
@@ -84,10 +126,12 @@ def render_leaderboard(results: dict[str, Any]) -> str:
         lines += [
             "",
             "Holm p vs best: the row against the best row on per-request NDCG@10, paired over "
-            "the same requests, by the paired t-test (t) and the Wilcoxon signed-rank test (W), "
-            "each Holm-corrected over all pairs of rows; ≈ marks a row statistically tied with "
-            "the best (either corrected p ≥ .05).",
+            "the same requests, by the paired t-test (t) and the Wilcoxon signed-rank test (W, "
+            "zero_method zsplit: requests where both rows score the same count half for each "
+            f"side), each Holm-corrected over {_pairs_family(results)}; ≈ marks a row "
+            "statistically tied with the best (either corrected p ≥ .05).",
         ]
+    lines += chance_legend(results)
     lines += failed_rows(results)
     full_runs = [r for r in runs if r.get("full_ranking")]
     if full_runs:
@@ -107,9 +151,10 @@ def render_leaderboard(results: dict[str, Any]) -> str:
     if any(r["costs"].get("train_loss_final") is not None for r in runs):
         lines += [
             "",
-            "final loss: mean training loss over the last tenth of the steps; ⚠ marks a row "
-            "whose final loss is not below the loss of predicting the label prior alone "
-            "(it learned nothing beyond how often the answer is yes).",
+            "final loss: mean training loss over the last tenth of the steps ± its standard "
+            "error over those steps; ⚠: final loss not below the label prior's loss (the loss "
+            "of predicting only how often the answer is yes). The mark reads the loss alone; "
+            "whether the row ranks above chance is the vs-chance columns' question.",
         ]
     lines += pairs_table(results)
     lines += budget_table(runs)
@@ -182,7 +227,8 @@ def pairs_table(results: dict[str, Any]) -> list[str]:
     return [
         "",
         f"### Paired tests on {paired['metric'].upper()} ({len(pairs)} pairs over the same "
-        "requests: paired t-test and Wilcoxon signed-rank, each Holm-corrected)",
+        "requests: paired t-test and Wilcoxon signed-rank, each Holm-corrected over these "
+        f"{len(pairs)} pairs)",
         "",
         tabulate(
             rows,

@@ -123,7 +123,8 @@ class LLMOptions:
     valid_requests: int | None = field(
         default=100,
         metadata={
-            "help": "validation requests for checkpoint selection, when epochs > 1 (None: all)"
+            "help": "validation requests for checkpoint selection, when epochs > 1 "
+            "(0: none, keep the last epoch; None: all)"
         },
     )
     users_per_batch: int = field(default=8, metadata={"help": "users per scoring batch"})
@@ -147,10 +148,10 @@ class LLMOptions:
                 raise ValueError(f"{name} must be at least 1")
         if self.recent_items is not None and self.recent_items < 0:
             raise ValueError("recent_items must be at least 0")
-        for name in ("train_sequences", "valid_requests"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1 (or none for all)")
+        if self.train_sequences is not None and self.train_sequences < 1:
+            raise ValueError("train_sequences must be at least 1 (or none for all)")
+        if self.valid_requests is not None and self.valid_requests < 0:
+            raise ValueError("valid_requests must be at least 0 (0: no validation; none: all)")
         if not 0 <= self.lora_dropout < 1:
             raise ValueError("lora_dropout must be in [0, 1)")
         if self.lr <= 0:
@@ -172,6 +173,19 @@ def check_model_name(model: str | None) -> None:
     if offline or model.startswith((".", "/", "~")):
         where = "HF_HUB_OFFLINE is set" if offline else "no such folder"
         raise ValueError(f"model {model!r} is not a folder and cannot be fetched ({where})")
+
+
+def nested_sample(items: list, limit: int | None, seed: Sequence[int]) -> list:
+    """The first ``limit`` of one seeded permutation of ``items``, in their original order.
+
+    Samples of different sizes under the same seed are nested (the 30 of a
+    smaller sample are among the 60 of a larger one), so a learning curve over
+    sample sizes adds data instead of swapping it.
+    """
+    if limit is None or len(items) <= limit:
+        return list(items)
+    order = np.random.default_rng(list(seed)).permutation(len(items))
+    return [items[i] for i in sorted(order[:limit])]
 
 
 def numbered(lines: Sequence[str]) -> str:
@@ -387,15 +401,14 @@ class PromptedYesNoRecommender(Recommender):
         history length) and ``negatives`` items drawn from outside the user's
         whole sequence, so a "no" is never the user's own held-out item.
         """
-        rng = np.random.default_rng([seed, 3])
         usable = [i for i, s in enumerate(data.train) if len(s) >= 2]
-        limit = self.options.train_sequences
-        if limit is not None and len(usable) > limit:
-            chosen = rng.choice(len(usable), limit, replace=False)
-            usable = [usable[i] for i in sorted(chosen)]
+        usable = nested_sample(usable, self.options.train_sequences, [seed, 3])
         examples = []
         for index in usable:
             seq = data.train[index]
+            # a user's examples depend on the seed and the user alone, so the examples of a
+            # smaller sample are exactly those of its users in a larger one
+            rng = np.random.default_rng([seed, 3, index])
             first = max(1, len(seq) - self.options.examples_per_user)
             for position in range(len(seq) - 1, first - 1, -1):
                 start = max(0, position - data.history_length)
@@ -414,15 +427,13 @@ class PromptedYesNoRecommender(Recommender):
         """The validation requests for checkpoint selection; none when there is one epoch.
 
         One epoch leaves one checkpoint, so validating it would cost scoring
-        (and, for LLM-TRSR, summaries) and select nothing.
+        (and, for LLM-TRSR, summaries) and select nothing; ``valid_requests=0``
+        keeps the last epoch without validating. A smaller sample is a subset of
+        a larger one (:func:`nested_sample`).
         """
-        if self.options.epochs == 1:
+        if self.options.epochs == 1 or self.options.valid_requests == 0:
             return []
-        limit = self.options.valid_requests
-        if limit is None or len(valid) <= limit:
-            return valid
-        chosen = np.random.default_rng([seed, 4]).choice(len(valid), limit, replace=False)
-        return [valid[i] for i in sorted(chosen)]
+        return nested_sample(list(valid), self.options.valid_requests, [seed, 4])
 
     def _score(self, requests, model, progress: bool, resume=None) -> list[np.ndarray]:
         from harness.llm import score_yes_no

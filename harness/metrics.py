@@ -112,7 +112,43 @@ def paired_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         }
     # a constant non-zero difference is a certain difference; ttest_rel would return NaN
     t_p = 0.0 if np.ptp(diff) == 0 else float(stats.ttest_rel(a, b).pvalue)
+    # zsplit: requests where both rows score the same count half for each side instead of
+    # being dropped (scipy's default, "wilcox", drops them); documented in the README
     w_p = float(stats.wilcoxon(a, b, zero_method="zsplit").pvalue)
+    return {"mean_diff": float(diff.mean()), "t_p": t_p, "wilcoxon_p": w_p}
+
+
+CHANCE_METRICS = ("ndcg@10", "auc")
+
+
+def chance_level(metric: str, n_candidates: int) -> float:
+    """The expected value of a per-request metric when the positive's rank is uniform over
+    ``n_candidates`` (a scorer that knows nothing, without ties): AUC .5, NDCG@10 .2164 at 21.
+    """
+    if metric == "auc":
+        return 0.5
+    name, _, k = metric.partition("@")
+    ranks = np.arange(min(int(k), n_candidates))
+    gains = {"recall": np.ones(len(ranks)), "mrr": 1.0 / (ranks + 1)}
+    gains["ndcg"] = 1.0 / np.log2(ranks + 2)
+    return float(gains[name].sum() / n_candidates)
+
+
+def chance_test(values: np.ndarray, level: float) -> dict[str, float]:
+    """One-sample t-test and Wilcoxon signed-rank test of per-request values against a
+    chance level: is a row's mean distinguishable from knowing nothing?"""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    diff = values - level
+    if len(diff) < 2 or np.all(diff == 0):
+        return {
+            "mean_diff": float(diff.mean()) if len(diff) else 0.0,
+            "t_p": 1.0,
+            "wilcoxon_p": 1.0,
+        }
+    t_p = 0.0 if np.ptp(diff) == 0 else float(stats.ttest_1samp(values, level).pvalue)
+    w_p = float(stats.wilcoxon(diff, zero_method="zsplit").pvalue)
     return {"mean_diff": float(diff.mean()), "t_p": t_p, "wilcoxon_p": w_p}
 
 

@@ -28,8 +28,11 @@ from harness.experiment import Experiment, RunSpec, experiment_dict
 from harness.faults import kill_point
 from harness.leaderboard import plot_budget, plot_learning_curve, plot_losses, render_leaderboard
 from harness.metrics import (
+    CHANCE_METRICS,
     candidate_metrics,
     catalog_ranking,
+    chance_level,
+    chance_test,
     full_ranking_metrics,
     holm,
     mean_with_ci,
@@ -382,6 +385,7 @@ def _run_all(
         "runs": records,
         "failed_runs": failed,
         "paired_tests": _paired(records, per_request),
+        "chance_tests": _chance(records, per_request, len(split.test[0].candidates)),
     }
     (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (tmp / "leaderboard.md").write_text(render_leaderboard(results))
@@ -427,3 +431,21 @@ def _paired(records: list[dict], per_request: dict[str, dict[str, np.ndarray]]) 
     ):
         pair["holm_p"], pair["wilcoxon_holm_p"] = t_holm, w_holm
     return {"metric": PAIRED_METRIC, "reference": best, "rows": rows, "pairs": pairs}
+
+
+def _chance(
+    records: list[dict], per_request: dict[str, dict[str, np.ndarray]], n_candidates: int
+) -> dict[str, Any]:
+    """Every row's NDCG@10 and AUC against the analytic chance level of the board's
+    candidate count (one-sample tests, Holm-corrected over the board's rows per metric)."""
+    out = {}
+    for metric in CHANCE_METRICS:
+        level = chance_level(metric, n_candidates)
+        rows = {r["name"]: chance_test(per_request[r["name"]][metric], level) for r in records}
+        names = list(rows)
+        t_holm = holm([rows[n]["t_p"] for n in names])
+        w_holm = holm([rows[n]["wilcoxon_p"] for n in names])
+        for name, t, w in zip(names, t_holm, w_holm):
+            rows[name]["holm_p"], rows[name]["wilcoxon_holm_p"] = t, w
+        out[metric] = {"chance": level, "candidates": n_candidates, "rows": rows}
+    return out

@@ -1,9 +1,10 @@
 """Recompute a committed board's metrics from its split and per-request scores.
 
 ``harness leaderboard verify DIR`` checks the split's sha256, then recomputes
-every row's candidate metrics, bootstrap intervals and full-ranking metrics
-from ``split.json`` and ``scores/<row>.npz``, and compares them with
-``results.json``. The candidate metrics are computed here again from their
+every row's candidate metrics, bootstrap intervals, full-ranking metrics and
+tests against the chance level from ``split.json`` and ``scores/<row>.npz``,
+and compares them with ``results.json``. :func:`provenance_problem` says when
+no commit reproduces a board (made from a dirty tree). The candidate metrics are computed here again from their
 definitions, independently of :mod:`harness.metrics`, so a bug there cannot
 hide itself.
 """
@@ -76,6 +77,7 @@ def verify_board(folder: Path) -> list[str]:
     test = split["test"]
     positive = np.array([r["candidates"].index(r["target"]) for r in test])
     seed = results["split"]["params"]["seed"]
+    per_request: dict[str, dict[str, np.ndarray]] = {}
     for run in results["runs"]:
         name = run["name"]
         path = folder / run["scores_file"]
@@ -101,6 +103,57 @@ def verify_board(folder: Path) -> list[str]:
                     f"recomputed [{new_low}, {new_high}]"
                 )
         problems += _verify_full_ranking(run, arrays, len(test))
+        per_request[name] = per_request_metrics(scores, positive)
+    problems += _verify_chance_tests(results, per_request, len(test[0]["candidates"]))
+    return problems
+
+
+def provenance_problem(folder: Path) -> str | None:
+    """Why no commit reproduces the board as committed (dirty tree, no commit), or None."""
+    commit = (_read_json(Path(folder) / "results.json").get("provenance") or {}).get("commit")
+    if not commit:
+        return "provenance records no commit: no commit reproduces this board"
+    if commit.get("dirty"):
+        return (
+            f"made from a dirty tree at {commit['sha'][:10]}: no commit reproduces this board "
+            "(rerun it from a clean checkout)"
+        )
+    return None
+
+
+def _verify_chance_tests(
+    results: dict[str, Any], per_request: dict[str, dict[str, np.ndarray]], n: int
+) -> list[str]:
+    """The chance levels from their definition, the one-sample tests and their Holm
+    correction recomputed with scipy directly."""
+    from scipy import stats
+
+    problems = []
+    for metric, recorded in (results.get("chance_tests") or {}).items():
+        k = int(metric.partition("@")[2] or 0)
+        level = 0.5 if metric == "auc" else sum(1 / math.log2(r + 2) for r in range(min(k, n))) / n
+        if _differs(recorded["chance"], level):
+            problems.append(f"chance level of {metric}: recorded {recorded['chance']}, not {level}")
+        names = [name for name in recorded["rows"] if name in per_request]
+        raw = {}
+        for name in names:
+            diff = per_request[name][metric] - level
+            if np.ptp(diff) > 0:
+                t = stats.ttest_1samp(diff, 0.0).pvalue
+            else:  # a constant difference: certain unless it is zero
+                t = 0.0 if np.any(diff) else 1.0
+            w = stats.wilcoxon(diff, zero_method="zsplit").pvalue if np.any(diff) else 1.0
+            raw[name] = (float(t), float(w))
+        for column, index in (("holm_p", 0), ("wilcoxon_holm_p", 1)):
+            ordered = sorted(names, key=lambda name: raw[name][index])
+            running = 0.0
+            for position, name in enumerate(ordered):
+                running = max(running, min(1.0, (len(names) - position) * raw[name][index]))
+                got = recorded["rows"][name][column]
+                if not math.isclose(got, running, rel_tol=1e-9, abs_tol=1e-12):
+                    problems.append(
+                        f"{name}: {metric} vs chance {column} recorded {got}, recomputed {running}"
+                    )
     return problems
 
 

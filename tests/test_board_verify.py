@@ -97,3 +97,42 @@ def test_regenerate_check_passes_then_names_a_drift(board, tmp_path, monkeypatch
     code, out, err = run_main(monkeypatch, capsys, *args, str(changed))
     assert code == 1
     assert f"{results['runs'][1]['name']}: recall@10 committed 0.123, regenerated" in err
+
+
+def test_every_row_is_tested_against_chance_and_verify_recomputes_it(
+    board, tmp_path, monkeypatch, capsys
+):
+    results = json.loads((board / "results.json").read_text())
+    tests = results["chance_tests"]
+    assert tests["ndcg@10"]["chance"] == pytest.approx(0.21636, abs=1e-5)
+    assert tests["auc"]["chance"] == 0.5
+    assert set(tests["auc"]["rows"]) == {"popularity", "random"}
+    popularity = tests["auc"]["rows"]["popularity"]
+    assert popularity["mean_diff"] > 0 and popularity["holm_p"] < 0.05
+    board_md = (board / "leaderboard.md").read_text()
+    assert "NDCG@10 vs chance" in board_md and "Holm-corrected over this board's 2 rows" in board_md
+
+    changed = tmp_path / "chance"
+    shutil.copytree(board, changed)
+    results["chance_tests"]["auc"]["rows"]["random"]["holm_p"] = 0.001
+    (changed / "results.json").write_text(json.dumps(results))
+    code, _, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(changed))
+    assert code == 1
+    assert "random: auc vs chance holm_p recorded 0.001" in err
+
+
+def test_a_board_from_a_dirty_tree_warns_and_fails_when_clean_is_required(
+    board, tmp_path, monkeypatch, capsys
+):
+    changed = tmp_path / "dirty"
+    shutil.copytree(board, changed)
+    results = json.loads((changed / "results.json").read_text())
+    results["provenance"]["commit"] = {"sha": "46031b5331aa", "dirty": True}
+    (changed / "results.json").write_text(json.dumps(results))
+    code, out, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(changed))
+    assert code == 0 and "verified" in out
+    assert "warning: made from a dirty tree at 46031b5331" in err
+    code, _, err = run_main(
+        monkeypatch, capsys, "leaderboard", "verify", "--require-clean", str(changed)
+    )
+    assert code == 1 and "made from a dirty tree" in err

@@ -59,6 +59,47 @@ def test_negatives_are_seeded(split):
     assert [e.candidates for e in first] != [e.candidates for e in rec.training_examples(data, 1)]
 
 
+def test_smaller_training_samples_are_nested_in_larger_ones(ml100k):
+    """The learning curve's points add users: 30 inside 60 inside 120, examples included."""
+    data = build_split(ml100k, SplitConfig(seed=0, users=200, history=25)).train_data()
+
+    # each example's window identifies its user: the last two targets of every sequence
+    owner = {}
+    for sid, seq in zip(data.train_ids, data.train):
+        for end in range(max(1, len(seq) - 2), len(seq)):
+            start = max(0, end - 25)
+            owner[(start, seq[start:end].tobytes(), int(seq[end]))] = sid
+
+    def examples(limit, seed=0):
+        rec = TruncatedLLM(TruncatedOptions(train_sequences=limit))
+        keys = [
+            (e.offset, np.asarray(e.history).tobytes(), e.candidates[0])
+            for e in rec.training_examples(data, seed=seed)
+        ]
+        users = {owner[k] for k in keys}
+        out = rec.training_examples(data, seed=seed)
+        return users, {(owner[k], e.offset, e.candidates) for k, e in zip(keys, out)}
+
+    (u30, e30), (u60, e60), (u120, e120) = examples(30), examples(60), examples(120)
+    assert (len(u30), len(u60), len(u120)) == (30, 60, 120)
+    assert u30 < u60 < u120
+    assert e30 < e60 < e120
+    assert examples(30, seed=1)[0] != u30  # another seed, another sample
+
+
+def test_validation_samples_are_nested_and_zero_skips_validation(split):
+    small = TruncatedLLM(TruncatedOptions(epochs=2, valid_requests=5)).valid_sample(split.valid, 0)
+    large = TruncatedLLM(TruncatedOptions(epochs=2, valid_requests=10)).valid_sample(split.valid, 0)
+    ids = lambda rs: {r.sequence_id for r in rs}  # noqa: E731
+    assert len(small) == 5 and len(large) == 10 and ids(small) < ids(large)
+    assert (
+        TruncatedLLM(TruncatedOptions(epochs=2, valid_requests=0)).valid_sample(split.valid, 0)
+        == []
+    )
+    with pytest.raises(ValueError, match="valid_requests must be at least 0"):
+        LLMOptions(valid_requests=-1)
+
+
 def test_requests_record_where_their_history_starts(split, ml100k, tmp_path):
     write_split(split, tmp_path / "split.json")
     again = read_split(tmp_path / "split.json", ml100k)

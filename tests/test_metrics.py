@@ -8,6 +8,8 @@ from harness.metrics import (
     auc,
     candidate_metrics,
     catalog_ranking,
+    chance_level,
+    chance_test,
     full_ranking_metrics,
     mean_with_ci,
     paired_test,
@@ -107,3 +109,26 @@ def test_holm_adjustment_by_hand():
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
     assert holm([]) == []
+
+
+@pytest.mark.parametrize("metric", ["ndcg@10", "recall@3", "mrr@5", "auc"])
+def test_chance_level_is_the_mean_over_uniform_ranks(metric):
+    """The analytic level equals the exact mean over every rank of the positive."""
+    n = 21
+    scores = np.tile(np.arange(n, 0, -1, dtype=np.float64), (n, 1))  # row r: positive at rank r
+    exact = candidate_metrics(scores, np.arange(n))[metric].mean()
+    assert chance_level(metric, n) == pytest.approx(exact, abs=1e-12)
+    assert chance_level("ndcg@10", 21) == pytest.approx(0.2164, abs=1e-4)
+
+
+def test_chance_test_tells_a_random_scorer_from_one_that_knows():
+    rng = np.random.default_rng(0)
+    positive = np.zeros(400, dtype=int)
+    random = candidate_metrics(rng.random((400, 21)), positive)["ndcg@10"]
+    knowing = rng.random((400, 21))
+    knowing[:, 0] += 0.3
+    informed = candidate_metrics(knowing, positive)["ndcg@10"]
+    level = chance_level("ndcg@10", 21)
+    assert chance_test(random, level)["t_p"] > 0.05
+    result = chance_test(informed, level)
+    assert result["mean_diff"] > 0 and result["t_p"] < 1e-6 and result["wilcoxon_p"] < 1e-6

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +115,7 @@ class TrainingReport:
             "train_loss_first": self.first_loss,
             "train_loss_last": self.last_loss,
             "train_loss_final": self.final_loss,
+            "train_loss_final_se": final_loss_se([e["loss"] for e in self.log if "loss" in e]),
             "train_loss_prior": self.prior_loss,
         }
 
@@ -129,12 +131,25 @@ def prior_loss(rows: Sequence[dict], loss: Loss) -> float:
     return -(p * math.log(p) + (1 - p) * math.log(1 - p))
 
 
+def _last_tenth(losses: Sequence[float]) -> Sequence[float]:
+    return losses[-max(1, math.ceil(len(losses) / 10)) :]
+
+
 def final_loss(losses: Sequence[float]) -> float | None:
     """Mean loss over the last tenth of the steps (at least one step)."""
     if not losses:
         return None
-    tail = max(1, math.ceil(len(losses) / 10))
-    return sum(losses[-tail:]) / tail
+    tail = _last_tenth(losses)
+    return sum(tail) / len(tail)
+
+
+def final_loss_se(losses: Sequence[float]) -> float | None:
+    """Standard error of :func:`final_loss` over the same steps (None under two steps), so
+    a final loss a hair below the prior's can be read as the tie it is."""
+    tail = _last_tenth(losses)
+    if len(tail) < 2:
+        return None
+    return statistics.stdev(tail) / math.sqrt(len(tail))
 
 
 def attention_projections(model: torch.nn.Module) -> list[str]:
