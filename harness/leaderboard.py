@@ -293,11 +293,11 @@ def curve_table(results: dict[str, Any]) -> list[str]:
     rows = [[family, f"{x}", f"{y:.4f}"] for family, points in curves.items() for x, y in points]
     return [
         "",
-        "### Learning curve (NDCG@10 against training examples; 0 is zero-shot)",
+        "### Learning curve (NDCG@10 against distinct training examples; 0 is zero-shot)",
         "",
         tabulate(
             rows,
-            headers=["family", "train examples", "NDCG@10"],
+            headers=["family", "distinct train examples", "NDCG@10"],
             tablefmt="github",
             disable_numparse=True,
         ),
@@ -393,17 +393,22 @@ def _curve_family(run: dict[str, Any]) -> str:
 
 
 def learning_curve_points(results: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
-    """(training examples, NDCG@10) per LLM family; zero-shot rows are the 0-example point.
+    """(distinct training examples, NDCG@10) per LLM family; zero-shot rows are the 0 point.
 
+    Distinct examples are the examples seen over all epochs divided by the
+    epochs, so a point that repeats fewer examples over more epochs (a curve
+    holding the optimizer steps fixed) sits at its number of distinct examples.
     Only families with at least two different training sizes form a curve.
     """
     families: dict[str, list[tuple[int, float]]] = {}
     for run in results["runs"]:
         if "zero_shot" not in run["options"]:
             continue
-        examples = 0 if run["options"]["zero_shot"] else run["costs"].get("train_examples")
+        seen = run["costs"].get("train_examples")
+        examples = 0 if run["options"]["zero_shot"] else seen
         if examples is None:
             continue
+        examples /= run["costs"].get("train_epochs") or 1
         point = (int(examples), run["metrics"]["ndcg@10"])
         families.setdefault(_curve_family(run), []).append(point)
     return {
@@ -429,7 +434,7 @@ def plot_learning_curve(results: dict[str, Any], path: Path) -> bool:
         figure,
         axis,
         path,
-        "training examples (0: zero-shot)",
+        "distinct training examples (0: zero-shot)",
         "NDCG@10 (1 positive + sampled negatives)",
         f"{results['dataset']['name']}: learning curve",
         legend_size=8,
