@@ -380,6 +380,8 @@ def _run_all(
             "valid_requests": len(split.valid),
             "test_requests": len(split.test),
             "candidates_per_request": len(split.test[0].candidates),
+            "protocol": split.config.protocol,
+            "protocol_details": split.protocol_details,
         },
         "environment": library_versions(),
         "runs": records,
@@ -437,15 +439,13 @@ def _chance(
     records: list[dict], per_request: dict[str, dict[str, np.ndarray]], n_candidates: int
 ) -> dict[str, Any]:
     """Every row's NDCG@10 and AUC against the analytic chance level of the board's
-    candidate count (one-sample tests, Holm-corrected over the board's rows per metric)."""
+    candidate count (one-sample t-tests, Holm-corrected over the board's rows per metric)."""
     out = {}
     for metric in CHANCE_METRICS:
         level = chance_level(metric, n_candidates)
         rows = {r["name"]: chance_test(per_request[r["name"]][metric], level) for r in records}
         names = list(rows)
-        t_holm = holm([rows[n]["t_p"] for n in names])
-        w_holm = holm([rows[n]["wilcoxon_p"] for n in names])
-        for name, t, w in zip(names, t_holm, w_holm):
-            rows[name]["holm_p"], rows[name]["wilcoxon_holm_p"] = t, w
+        for name, adjusted in zip(names, holm([rows[n]["t_p"] for n in names])):
+            rows[name]["holm_p"] = adjusted
         out[metric] = {"chance": level, "candidates": n_candidates, "rows": rows}
     return out

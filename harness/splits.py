@@ -1,7 +1,10 @@
 """The evaluation split: built once from a seed, persisted with its sha256, read by all.
 
 Per-user datasets are split leave-one-out (last item test, the one before
-validation, earlier positions training). Session datasets assign whole
+validation, earlier positions training) or, with ``protocol="global-time"``,
+at two calendar cuts (everything before the first cut trains; each user's
+next item after a cut is that user's validation or test target), so no
+training interaction comes after a test target. Session datasets assign whole
 sequences to test, validation and training. Each request gets the target plus
 ``negatives`` items drawn uniformly from items absent from the whole sequence,
 in an order shuffled with the seed.
@@ -16,6 +19,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,6 +43,10 @@ class SplitConfig:
     valid_size: int = 1000  # session datasets only
     test_size: int = 1000  # session datasets only
     train_size: int | None = 10000  # session datasets only (the paper's 10k/1k/1k); None: all
+    protocol: Literal["leave-one-out", "global-time"] = "leave-one-out"
+    # global-time only: a quantile of all interaction times in (0, 1), or a timestamp (>= 1)
+    valid_time: float | None = None
+    test_time: float | None = None
 
     def __post_init__(self) -> None:
         if self.history < 1:
@@ -47,6 +55,34 @@ class SplitConfig:
             raise HarnessError("--negatives must be at least 1")
         if self.users is not None and self.users < 1:
             raise HarnessError("--users must be at least 1")
+        if self.protocol not in PROTOCOLS:
+            raise HarnessError(
+                f"split option protocol={self.protocol!r}: choose one of {', '.join(PROTOCOLS)}"
+            )
+        if self.protocol == "leave-one-out" and (self.valid_time, self.test_time) != (None, None):
+            raise HarnessError("split options valid_time/test_time need protocol='global-time'")
+        for name in ("valid_time", "test_time"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise HarnessError(
+                    f"split option {name}={value}: a quantile in (0, 1) or a timestamp >= 1"
+                )
+
+
+PROTOCOLS = ("leave-one-out", "global-time")
+# the global-time cuts when none are given: quantiles of all interaction times
+DEFAULT_CUTS = {"valid_time": 0.8, "test_time": 0.9}
+
+
+def params_json(config: SplitConfig) -> dict[str, Any]:
+    """The split parameters a split file records. A leave-one-out split records none of
+    the global-time keys, so its bytes (and sha256) are those of format-2 files written
+    before the protocol existed: a file without ``protocol`` is leave-one-out."""
+    params = asdict(config)
+    if config.protocol == "leave-one-out":
+        for key in ("protocol", "valid_time", "test_time"):
+            params.pop(key)
+    return params
 
 
 @dataclass
@@ -60,6 +96,8 @@ class Split:
     valid: list[LabeledRequest]
     test: list[LabeledRequest]
     sha256: str
+    # global-time: the resolved cuts and the users left out, with why (None: leave-one-out)
+    protocol_details: dict[str, Any] | None = None
 
     def earlier_items(self, request: LabeledRequest) -> np.ndarray:
         """The user's whole sequence before the request's target (not only its history window)."""
@@ -82,13 +120,98 @@ class Split:
 
 def build_split(dataset: Dataset, config: SplitConfig) -> Split:
     """Build the split in memory (use :func:`write_split` / :func:`read_split` to persist it)."""
-    if dataset.kind == "users":
-        parts = _leave_one_out(dataset, config)
+    details = None
+    if config.protocol == "global-time":
+        train_ids, train, valid, test, details = _global_time(dataset, config)
+    elif dataset.kind == "users":
+        train_ids, train, valid, test = _leave_one_out(dataset, config)
     else:
-        parts = _by_sequence(dataset, config)
-    train_ids, train, valid, test = parts
-    body = _to_json(dataset, config, train_ids, train, valid, test)
-    return Split(dataset, config, train_ids, train, valid, test, _sha256(body))
+        train_ids, train, valid, test = _by_sequence(dataset, config)
+    body = _to_json(dataset, config, train_ids, train, valid, test, details)
+    return Split(dataset, config, train_ids, train, valid, test, _sha256(body), details)
+
+
+def resolve_cuts(times: np.ndarray, config: SplitConfig) -> tuple[float, float]:
+    """The validation and test cuts as timestamps: a value in (0, 1) is a quantile of all
+    interaction times, a larger one a timestamp. Each must fall inside the data's time
+    range, the validation cut first."""
+    low, high = float(times.min()), float(times.max())
+    cuts = []
+    for name in ("valid_time", "test_time"):
+        value = getattr(config, name)
+        value = DEFAULT_CUTS[name] if value is None else value
+        cut = float(np.quantile(times, value, method="lower")) if value < 1 else float(value)
+        if not low < cut <= high:
+            raise HarnessError(
+                f"split option {name}={value}: cut {cut:g} is outside the data's time range "
+                f"({low:g}, {high:g}]"
+            )
+        cuts.append(cut)
+    if cuts[0] >= cuts[1]:
+        raise HarnessError(
+            f"split options valid_time/test_time: the validation cut ({cuts[0]:g}) must come "
+            f"before the test cut ({cuts[1]:g})"
+        )
+    return cuts[0], cuts[1]
+
+
+def _global_time(dataset: Dataset, config: SplitConfig):
+    """Everything before the validation cut trains; each user's first interaction at or
+    after a cut is their validation (before the test cut) or test target, with the
+    history of everything before it. Users without a test target, or without any
+    history before it, are skipped and counted."""
+    if dataset.kind != "users" or dataset.timestamps is None:
+        raise HarnessError(
+            f"split option protocol='global-time' needs a per-user dataset with timestamps; "
+            f"{dataset.name!r} has none"
+        )
+    valid_cut, test_cut = resolve_cuts(np.concatenate(dataset.timestamps), config)
+    train_ids, train, test_positions, valid_positions = [], [], {}, {}
+    no_test = no_history = 0
+    for i, (seq, times) in enumerate(zip(dataset.sequences, dataset.timestamps)):
+        before = int(np.searchsorted(times, valid_cut, side="left"))
+        if before >= 1:
+            train_ids.append(dataset.sequence_ids[i])
+            train.append(seq[:before])
+        test_at = int(np.searchsorted(times, test_cut, side="left"))
+        if test_at == len(seq):
+            no_test += 1
+            continue
+        if test_at == 0:
+            no_history += 1
+            continue
+        test_positions[i] = test_at
+        if before < test_at and before >= 1:  # a validation target with some history
+            valid_positions[i] = before
+    if not test_positions:
+        raise HarnessError(
+            f"split option test_time: no user of {dataset.name!r} has an interaction at or "
+            "after the test cut with history before it; choose an earlier cut"
+        )
+    evaluated = _sample(sorted(test_positions), config.users, config.seed, "users")
+    negatives = np.random.default_rng([config.seed, 2])
+    valid, test = [], []
+    for i in evaluated:
+        seq, sid = dataset.sequences[i], dataset.sequence_ids[i]
+        if i in valid_positions:
+            valid.append(_request(dataset, sid, seq, valid_positions[i], config, negatives))
+        test.append(_request(dataset, sid, seq, test_positions[i], config, negatives))
+    details = {
+        "valid_cut": valid_cut,
+        "test_cut": test_cut,
+        "users_without_test_target": no_test,
+        "users_without_history_before_test": no_history,
+        "evaluated_without_validation_target": len(evaluated) - len(valid),
+    }
+    log.info(
+        "global-time split: cuts %g / %g; %d users skipped without a test target, %d without "
+        "history before it",
+        valid_cut,
+        test_cut,
+        no_test,
+        no_history,
+    )
+    return train_ids, train, valid, test, details
 
 
 def _leave_one_out(dataset: Dataset, config: SplitConfig):
@@ -205,18 +328,21 @@ def _request_json(dataset: Dataset, r: LabeledRequest) -> dict:
     }
 
 
-def _to_json(dataset, config, train_ids, train, valid, test) -> dict:
+def _to_json(dataset, config, train_ids, train, valid, test, details=None) -> dict:
     ids = dataset.catalog.ids
-    return {
+    body = {
         "format": FORMAT,
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint(),
         "kind": dataset.kind,
-        "params": asdict(config),
+        "params": params_json(config),
         "train": [[sid, [ids[i] for i in seq.tolist()]] for sid, seq in zip(train_ids, train)],
         "valid": [_request_json(dataset, r) for r in valid],
         "test": [_request_json(dataset, r) for r in test],
     }
+    if details is not None:
+        body["protocol_details"] = details
+    return body
 
 
 def _canonical(body: dict) -> bytes:
@@ -236,7 +362,13 @@ def split_key(dataset: Dataset, config: SplitConfig) -> str:
 def write_split(split: Split, path: Path) -> None:
     """Write the split atomically; the file holds its own sha256."""
     body = _to_json(
-        split.dataset, split.config, split.train_ids, split.train, split.valid, split.test
+        split.dataset,
+        split.config,
+        split.train_ids,
+        split.train,
+        split.valid,
+        split.test,
+        split.protocol_details,
     )
     payload = _canonical({**body, "sha256": split.sha256})
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -285,4 +417,5 @@ def read_split(path: Path, dataset: Dataset) -> Split:
         [request(r) for r in data["valid"]],
         [request(r) for r in data["test"]],
         sha,
+        data.get("protocol_details"),
     )

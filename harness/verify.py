@@ -124,7 +124,7 @@ def provenance_problem(folder: Path) -> str | None:
 def _verify_chance_tests(
     results: dict[str, Any], per_request: dict[str, dict[str, np.ndarray]], n: int
 ) -> list[str]:
-    """The chance levels from their definition, the one-sample tests and their Holm
+    """The chance levels from their definition, the one-sample t-tests and their Holm
     correction recomputed with scipy directly."""
     from scipy import stats
 
@@ -139,21 +139,17 @@ def _verify_chance_tests(
         for name in names:
             diff = per_request[name][metric] - level
             if np.ptp(diff) > 0:
-                t = stats.ttest_1samp(diff, 0.0).pvalue
+                raw[name] = float(stats.ttest_1samp(diff, 0.0).pvalue)
             else:  # a constant difference: certain unless it is zero
-                t = 0.0 if np.any(diff) else 1.0
-            w = stats.wilcoxon(diff, zero_method="zsplit").pvalue if np.any(diff) else 1.0
-            raw[name] = (float(t), float(w))
-        for column, index in (("holm_p", 0), ("wilcoxon_holm_p", 1)):
-            ordered = sorted(names, key=lambda name: raw[name][index])
-            running = 0.0
-            for position, name in enumerate(ordered):
-                running = max(running, min(1.0, (len(names) - position) * raw[name][index]))
-                got = recorded["rows"][name][column]
-                if not math.isclose(got, running, rel_tol=1e-9, abs_tol=1e-12):
-                    problems.append(
-                        f"{name}: {metric} vs chance {column} recorded {got}, recomputed {running}"
-                    )
+                raw[name] = 0.0 if np.any(diff) else 1.0
+        running = 0.0
+        for position, name in enumerate(sorted(names, key=raw.get)):
+            running = max(running, min(1.0, (len(names) - position) * raw[name]))
+            got = recorded["rows"][name]["holm_p"]
+            if not math.isclose(got, running, rel_tol=1e-9, abs_tol=1e-12):
+                problems.append(
+                    f"{name}: {metric} vs chance holm_p recorded {got}, recomputed {running}"
+                )
     return problems
 
 

@@ -131,4 +131,4 @@ def test_chance_test_tells_a_random_scorer_from_one_that_knows():
     level = chance_level("ndcg@10", 21)
     assert chance_test(random, level)["t_p"] > 0.05
     result = chance_test(informed, level)
-    assert result["mean_diff"] > 0 and result["t_p"] < 1e-6 and result["wilcoxon_p"] < 1e-6
+    assert result["mean_diff"] > 0 and result["t_p"] < 1e-6

@@ -64,6 +64,32 @@ CASES = {
         "sweep.a must be a list",
     ),
     "unclosed spec": (lambda d: ["evaluate", "-r", "x["], "cannot parse spec 'x['"),
+    "unknown split protocol": (
+        lambda d: ["evaluate", write(d, "e.toml", "[split]\nprotocol = 'calendar'\n" + GOOD_RUN)],
+        "protocol",
+    ),
+    "cut without global-time": (
+        lambda d: ["evaluate", write(d, "e.toml", "[split]\nvalid_time = 0.5\n" + GOOD_RUN)],
+        "valid_time/test_time need protocol='global-time'",
+    ),
+    "cut after the data": (
+        lambda d: [
+            "evaluate",
+            write(d, "e.toml", "[split]\nprotocol = 'global-time'\ntest_time = 2e9\n" + GOOD_RUN),
+        ],
+        "split option test_time=2000000000.0: cut 2e+09 is outside the data's time range",
+    ),
+    "cuts in the wrong order": (
+        lambda d: [
+            "evaluate",
+            write(
+                d,
+                "e.toml",
+                "[split]\nprotocol = 'global-time'\nvalid_time = 0.9\ntest_time = 0.5\n" + GOOD_RUN,
+            ),
+        ],
+        "the validation cut (",
+    ),
     "history 0": (lambda d: ["evaluate", "-r", "random", "--history", "0"], "--history must"),
     "negatives 0": (lambda d: ["evaluate", "-r", "random", "--negatives", "0"], "--negatives"),
     "unknown recommender": (lambda d: ["evaluate", "-r", "nope"], "unknown recommender 'nope'"),

@@ -102,7 +102,8 @@ def load_sequences(
 ) -> tuple[list[str], list[np.ndarray], int]:
     """Read an ``.inter`` file into per-user item sequences sorted by (timestamp, file order).
 
-    Returns user ids, sequences and the number of rows dropped for unknown items.
+    Returns user ids, sequences, their timestamps and the number of rows dropped for
+    unknown items.
     """
     names, rows = read_atomic(path)
     user_col, item_col, time_col = _require(names, ["user_id", "item_id", "timestamp"], path)
@@ -125,10 +126,10 @@ def load_sequences(
             continue
         events[values[user_col]].append((timestamp, number, item))
     users = sorted(events)
-    sequences = [
-        np.fromiter((item for _, _, item in sorted(events[u])), dtype=np.int32) for u in users
-    ]
-    return users, sequences, dropped
+    ordered = [sorted(events[u]) for u in users]
+    sequences = [np.fromiter((item for _, _, item in e), dtype=np.int32) for e in ordered]
+    times = [np.fromiter((t for t, _, _ in e), dtype=np.float64) for e in ordered]
+    return users, sequences, times, dropped
 
 
 def load_atomic_dataset(
@@ -142,8 +143,10 @@ def load_atomic_dataset(
 ) -> Dataset:
     """A per-user dataset from a pair of atomic files."""
     catalog = load_catalog(item_path, fields, max_words)
-    users, sequences, dropped = load_sequences(inter_path, catalog, unknown_items)
+    users, sequences, times, dropped = load_sequences(inter_path, catalog, unknown_items)
     source = {"inter": str(inter_path), "item": str(item_path)}
     if dropped:
         source["dropped_unknown_items"] = str(dropped)
-    return Dataset(name, domain, catalog, users, sequences, kind="users", source=source)
+    return Dataset(
+        name, domain, catalog, users, sequences, kind="users", source=source, timestamps=times
+    )

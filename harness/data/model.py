@@ -69,10 +69,17 @@ class Dataset:
     sequences: list[np.ndarray]
     kind: Literal["users", "sessions"] = "users"
     source: dict[str, str] = field(default_factory=dict)
+    # per sequence, the time of each interaction (float64, same order), where the source has
+    # them: the global-time split needs them; not part of the fingerprint
+    timestamps: list[np.ndarray] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.sequence_ids) != len(self.sequences):
             raise ValueError("sequence_ids and sequences differ in length")
+        if self.timestamps is not None and [len(t) for t in self.timestamps] != [
+            len(s) for s in self.sequences
+        ]:
+            raise ValueError("timestamps and sequences differ in length")
 
     @property
     def n_interactions(self) -> int:
