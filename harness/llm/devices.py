@@ -1,8 +1,10 @@
 """Pick the device and dtype a model runs in, so callers never hard-code them.
 
-bfloat16 halves memory and, on hardware with native support (CUDA Ampere+,
-x86 CPUs with AMX or AVX512-BF16), runs 1.5-2.5x faster than float32. Without
-that support bf16 is emulated and slower, so float32 is the fallback.
+bfloat16 halves memory and, on hardware with native bf16 matrix units (CUDA
+Ampere+, x86 CPUs with AMX), runs 1.5-2.5x faster than float32. AVX512-BF16
+alone is not enough: on a 2-core Intel Xeon with it and without AMX, a forward
+pass of the embedded model over 4 x 256 tokens took 3.40 s in bf16 against
+2.00 s in float32. Elsewhere float32 is the default.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ _DTYPES = {
     "float16": torch.float16,
     "fp16": torch.float16,
 }
-_CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+_CPU_BF16_FLAGS = ("amx_bf16",)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
