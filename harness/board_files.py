@@ -6,8 +6,8 @@ One compressed NumPy archive per row (``scores/<row>.npz``):
   the candidate order of ``split.json``; float64 so that a recomputation
   meets the same ties and gives the same metrics bit for bit.
 - for a row with a full-catalog ranking, ``target_rank`` (the target's
-  1-based rank among the catalog, the user's earlier items excluded, ties
-  counted pessimistically) and ``top_items`` (the catalog indices of the
+  0-based rank among the catalog, 0 = first; the user's earlier items
+  excluded, ties counted pessimistically) and ``top_items`` (the catalog indices of the
   top ``TOP_ITEMS`` items, best first), instead of the whole score matrix.
 """
 

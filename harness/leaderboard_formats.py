@@ -104,6 +104,7 @@ def render_index(boards: list[tuple[str, dict[str, Any]]]) -> str:
             [
                 f"[{folder}]({folder}/leaderboard.md)",
                 results["dataset"]["name"],
+                results["split"].get("protocol", "leave-one-out"),
                 str(results["split"]["test_requests"]),
                 f"`{results['split']['sha256'][:12]}`",
                 f"{runs[0]['name']} ({runs[0]['metrics'][SORT_METRIC]:.4f})",
@@ -118,6 +119,7 @@ def render_index(boards: list[tuple[str, dict[str, Any]]]) -> str:
         headers=[
             "board",
             "dataset",
+            "protocol",
             "test requests",
             "split",
             "best row (NDCG@10)",

@@ -37,6 +37,10 @@ def test_a_board_holds_what_recomputes_it(board):
     popularity = read_row_scores(board / "scores" / "popularity.npz")
     assert popularity["scores"].shape == (40, 21)
     assert popularity["top_items"].shape == (40, 20)
+    # target_rank is 0-based (0: the target ranks first), as the README states
+    rank = popularity["target_rank"]
+    assert rank.min() >= 0
+    assert results["runs"][0]["full_ranking"]["recall@10"] == pytest.approx((rank < 10).mean())
 
 
 def test_full_ranking_never_counts_an_earlier_item(board, ml100k):
