@@ -375,6 +375,7 @@ class PromptedYesNoRecommender(Recommender):
             validate=validate if valid_requests else None,
             progress=context.progress,
             checkpoint_dir=context.work_dir / "trainer" if context.work_dir else None,
+            answers=(self.yes, self.no),
         )
         for key, value in self.report.summary().items():
             if value is not None:

@@ -213,3 +213,28 @@ def test_full_context_budget_keeps_the_whole_history(small_split, context):
     assert rec.kept_items == [len(r.history) for r in requests]
     with pytest.raises(ValueError, match="either full_context or max_prompt_tokens"):
         TruncatedOptions(full_context=True, max_prompt_tokens=100)
+
+
+class CapitalAnswers(TruncatedLLM):
+    """A subclass that answers "Yes"/"No": it must train on the tokens it scores with."""
+
+    yes, no = "Yes", "No"
+
+
+def test_a_subclass_with_other_answer_words_trains_on_the_tokens_it_scores(
+    small_split, context, tiny_model_dir
+):
+    from harness.llm import label_token_ids
+
+    rec = CapitalAnswers(
+        TruncatedOptions(model=str(tiny_model_dir), train_sequences=4, batch_size=4, lr=1e-2)
+    )
+    rec.fit(small_split.train_data(), context)
+    tokenizer = rec.lm.tokenizer
+    capital = label_token_ids(tokenizer, ("Yes", "No"))
+    assert tuple(rec.report.answer_tokens) == capital
+    assert capital != label_token_ids(tokenizer, ("yes", "no"))
+    tuned = rec.score(small_split.test, context)
+    scoring = rec.requests_for(small_split.test, small_split.dataset, context)
+    base = np.stack(rec._score(scoring, None, progress=False))
+    assert np.abs(tuned - base).max() > 1e-3  # training moved the scored "Yes"/"No" logits

@@ -1,4 +1,5 @@
-"""Shared-prefix yes/no scoring equals a plain forward pass over each full prompt."""
+"""Shared-prefix scoring (N answer labels; yes/no is the two-label case) equals a plain
+forward pass over each full prompt."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from harness.llm import (
     LoadedModel,
     ScoringRequest,
     answer_token_ids,
+    label_token_ids,
+    score_choices,
     score_yes_no,
+    yes_probability,
 )
 
 
@@ -198,3 +202,46 @@ def test_trailing_whitespace_before_spaced_answer_warns(tiny, caplog):
     with caplog.at_level(logging.WARNING, logger="harness.llm.scoring"):
         score_yes_no(tiny, [ScoringRequest("Answer", (": ",))], progress=False)
     assert "trailing whitespace" in caplog.text
+
+
+LETTERS = tuple(f" {c}" for c in "ABCDEFGHIJKLMNOPQRSTU")
+
+
+def full_forward_logits(lm: LoadedModel, requests, labels):
+    """The plain way for N labels: one forward pass per full prompt, the labels' logits."""
+    ids = list(label_token_ids(lm.tokenizer, labels))
+    out = []
+    with torch.no_grad():
+        for request in requests:
+            rows = []
+            for continuation in request.continuations:
+                tokens = lm.tokenizer(request.prefix + continuation, return_tensors="pt").input_ids
+                rows.append(
+                    lm.model(input_ids=tokens, logits_to_keep=1).logits[0, -1, ids].double()
+                )
+            out.append(torch.stack(rows).numpy() if rows else np.empty((0, len(ids))))
+    return out
+
+
+def test_choices_equal_full_prompt_forward_pointwise_and_listwise(tiny):
+    """21 letter labels on many continuations (pointwise layout) and on one (listwise)."""
+    pointwise = random_requests(tiny.tokenizer, seed=5, n_users=5)
+    listwise = [ScoringRequest(r.prefix, ("".join(r.continuations),)) for r in pointwise]
+    for requests in (pointwise, listwise):
+        got = score_choices(tiny, requests, LETTERS, users_per_batch=2, progress=False)
+        expected = full_forward_logits(tiny, requests, LETTERS)
+        assert [g.shape for g in got] == [(len(r.continuations), 21) for r in requests]
+        assert max(np.abs(g - e).max() for g, e in zip(got, expected)) <= 1e-4
+        assert np.ptp(np.concatenate(got)) > 0.02
+
+
+def test_yes_no_is_the_two_label_case_of_choices(tiny):
+    requests = random_requests(tiny.tokenizer, seed=6, n_users=4)
+    logits = score_choices(tiny, requests, (" yes", " no"), progress=False)
+    pairs = zip(score_yes_no(tiny, requests, progress=False), logits)
+    assert all(np.array_equal(p, yes_probability(pair)) for p, pair in pairs)
+
+
+def test_a_label_of_several_tokens_is_named(tiny):
+    with pytest.raises(AnswerTokenError, match="answer ' AB12' is"):
+        score_choices(tiny, [ScoringRequest("a", ("b",))], (" A", " AB12"), progress=False)

@@ -1,4 +1,4 @@
-"""The shared LLM runtime: loading, yes/no candidate scoring, batched generation.
+"""The shared LLM runtime: loading, N-answer candidate scoring, batched generation.
 
 Every LLM recommender and summarizer goes through this package, so model
 loading is memoized per process and the hot paths (shared-prefix scoring,
@@ -20,11 +20,14 @@ _EXPORTS = {
     "load_model": "harness.llm.loading",
     "load_tokenizer": "harness.llm.loading",
     "ScoringRequest": "harness.llm.scoring",
+    "score_choices": "harness.llm.scoring",
     "score_yes_no": "harness.llm.scoring",
+    "yes_probability": "harness.llm.scoring",
     "AnswerTokenError": "harness.llm.tokens",
     "answer_token_ids": "harness.llm.tokens",
     "chat_prompt": "harness.llm.tokens",
     "count_tokens": "harness.llm.tokens",
+    "label_token_ids": "harness.llm.tokens",
 }
 
 __all__ = [
@@ -38,16 +41,25 @@ __all__ = [
     "count_tokens",
     "generate",
     "load_model",
+    "label_token_ids",
     "load_tokenizer",
+    "score_choices",
     "score_yes_no",
+    "yes_probability",
 ]
 
 if TYPE_CHECKING:
     from harness.llm.embedded import EMBEDDED_MODEL
     from harness.llm.generation import generate
     from harness.llm.loading import LoadedModel, clear_loaded_models, load_model, load_tokenizer
-    from harness.llm.scoring import ScoringRequest, score_yes_no
-    from harness.llm.tokens import AnswerTokenError, answer_token_ids, chat_prompt, count_tokens
+    from harness.llm.scoring import ScoringRequest, score_choices, score_yes_no, yes_probability
+    from harness.llm.tokens import (
+        AnswerTokenError,
+        answer_token_ids,
+        chat_prompt,
+        count_tokens,
+        label_token_ids,
+    )
 
 
 def __getattr__(name: str):

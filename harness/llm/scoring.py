@@ -1,4 +1,12 @@
-"""Candidate scoring, the hot path: P(yes) for every (user, candidate) prompt.
+"""Candidate scoring, the hot path: the logits of N answer labels for every prompt.
+
+:func:`score_choices` is the one primitive: a request is a prompt prefix with
+one or more continuations, and each full prompt gets the logits of the same N
+single-token labels at its last position. A pointwise recommender sends 21
+continuations (one per candidate) and two labels; :func:`score_yes_no` is
+that case, P(yes) = softmax over the "yes"/"no" logits. A listwise
+recommender sends one continuation holding the candidate list and one label
+per candidate.
 
 A user's 21 prompts share a long prefix (instruction, preference summary,
 recent items) and differ only in a short candidate tail. We run the shared
@@ -43,7 +51,7 @@ from tqdm.auto import tqdm
 from harness.faults import kill_point
 from harness.llm.loading import LoadedModel
 from harness.llm.resume import ScoredBatches
-from harness.llm.tokens import answer_token_ids, encode
+from harness.llm.tokens import encode, label_token_ids
 
 log = logging.getLogger(__name__)
 
@@ -88,23 +96,62 @@ def score_yes_no(
 ) -> list[np.ndarray]:
     """P(yes) = softmax over the "yes"/"no" logits at the end of every prompt, per request.
 
-    Returns one float64 array per request, aligned with its continuations.
-    ``model`` replaces ``lm.model`` (e.g. a peft-wrapped LoRA model); it runs
-    in eval mode and its training flag is restored afterwards.
-    ``max_tail_tokens`` bounds the packed candidate tokens per row and forward
-    pass; a user with more candidates is scored in several passes that all
+    The two-label case of :func:`score_choices` (same arguments). Returns one
+    float64 array per request, aligned with its continuations.
+    """
+    logits = score_choices(
+        lm,
+        requests,
+        (yes, no),
+        users_per_batch=users_per_batch,
+        progress=progress,
+        model=model,
+        max_tail_tokens=max_tail_tokens,
+        resume=resume,
+    )
+    return [yes_probability(pair) for pair in logits]
+
+
+def yes_probability(logits: np.ndarray) -> np.ndarray:
+    """P(first label) from (rows, 2) label logits: the sigmoid of their difference."""
+    difference = torch.from_numpy(np.ascontiguousarray(logits[:, 0] - logits[:, 1]))
+    return torch.sigmoid(difference).numpy()
+
+
+def score_choices(
+    lm: LoadedModel,
+    requests: Sequence[ScoringRequest],
+    labels: Sequence[str],
+    *,
+    users_per_batch: int = 8,
+    progress: bool = True,
+    model: torch.nn.Module | None = None,
+    max_tail_tokens: int = 2048,
+    resume: ScoredBatches | None = None,
+) -> list[np.ndarray]:
+    """The logits of the N single-token ``labels`` at the end of every prompt, per request.
+
+    Returns one float64 array of shape (continuations, N) per request. A label
+    that is not one token is an :class:`~harness.llm.tokens.AnswerTokenError`
+    naming it. ``model`` replaces ``lm.model`` (e.g. a peft-wrapped LoRA
+    model); it runs in eval mode and its training flag is restored afterwards.
+    ``max_tail_tokens`` bounds the packed continuation tokens per row and
+    forward pass; a request with more is scored in several passes that all
     reuse the same prefix cache. With ``resume``, every finished batch is
     stored there and a batch already stored is read back instead of scored.
+    A request's logits do not depend on which other requests share its batch
+    (up to float rounding), so requests may be sharded and batches resumed.
     """
     model = lm.model if model is None else model
-    answer_ids = answer_token_ids(lm.tokenizer, yes, no)
-    _warn_on_trailing_whitespace(requests, yes)
+    answer_ids = label_token_ids(lm.tokenizer, labels)
+    _warn_on_trailing_whitespace(requests, labels[0])
     encoded = _encode_requests(lm.tokenizer, requests, max_tail_tokens)
-    results = [np.empty(0, dtype=np.float64) for _ in requests]
+    results = [np.empty((0, len(labels)), dtype=np.float64) for _ in requests]
     todo = sorted((e for e in encoded if e.tails), key=lambda e: len(e.shared), reverse=True)
     pad_id = _pad_id(lm.tokenizer)
     backbone = Backbone(model)
     step = max(1, users_per_batch)
+    number = -1
     bar = tqdm(total=len(todo), desc="scoring", unit="user", disable=None if progress else True)
     with bar, _eval_mode(model), torch.inference_mode():
         for number, start in enumerate(range(0, len(todo), step)):
@@ -192,8 +239,8 @@ class Backbone:
         )
         return out.last_hidden_state
 
-    def answer_logits(self, hidden: torch.Tensor, answer_ids: tuple[int, int]) -> torch.Tensor:
-        """Logits of the two answer tokens only, in float32 (bf16 logits would create ties)."""
+    def answer_logits(self, hidden: torch.Tensor, answer_ids: Sequence[int]) -> torch.Tensor:
+        """Logits of the answer tokens only, in float32 (bf16 logits would create ties)."""
         rows = list(answer_ids)
         if type(self.head) is torch.nn.Linear:
             logits = hidden.float() @ self.head.weight[rows].float().T
@@ -207,7 +254,7 @@ class Backbone:
 
 
 def _score_batch(
-    backbone: Backbone, batch: list[_Encoded], answer_ids: tuple[int, int], pad_id: int
+    backbone: Backbone, batch: list[_Encoded], answer_ids: Sequence[int], pad_id: int
 ) -> Iterator[tuple[_Encoded, np.ndarray]]:
     """Prefill the batch's prefixes once, then score candidate chunks against that cache."""
     # Users with the most chunks first: later rounds then keep a leading block of cache rows.
@@ -219,7 +266,7 @@ def _score_batch(
         cache = backbone.prefill(
             _right_padded([e.shared for e in batch], width, pad_id, backbone.device)
         )
-    scores = [np.empty(len(e.tails), dtype=np.float64) for e in batch]
+    scores = [np.empty((len(e.tails), len(answer_ids)), dtype=np.float64) for e in batch]
     rows_in_cache, last_query_length = len(batch), 0
     for round_ in range(len(batch[0].chunks)):
         active = sum(len(e.chunks) > round_ for e in batch)
@@ -232,11 +279,11 @@ def _score_batch(
         packed = _pack(rows, prefix_lengths[:active], width, pad_id, backbone)
         hidden = backbone.hidden(packed.input_ids, packed.mask, packed.positions, cache)
         logits = backbone.answer_logits(hidden[packed.end_rows, packed.end_cols], answer_ids)
-        p_yes = torch.sigmoid(logits[:, 0].double() - logits[:, 1].double()).cpu().numpy()
+        logits = logits.double().cpu().numpy()
         done = 0
         for row, e in enumerate(batch[:active]):
             candidates = e.chunks[round_]
-            scores[row][candidates] = p_yes[done : done + len(candidates)]
+            scores[row][candidates] = logits[done : done + len(candidates)]
             done += len(candidates)
         last_query_length = packed.input_ids.shape[1]
     return zip(batch, scores)
@@ -323,14 +370,14 @@ def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _warn_on_trailing_whitespace(requests: Sequence[ScoringRequest], yes: str) -> None:
-    if not yes[:1].isspace():
+def _warn_on_trailing_whitespace(requests: Sequence[ScoringRequest], answer: str) -> None:
+    if not answer[:1].isspace():
         return
     for request in requests:
         if any(c[-1:].isspace() for c in request.continuations):
             log.warning(
                 "some prompts end with whitespace while the answer %r starts with a space; "
                 "end prompts without trailing whitespace (e.g. 'Answer:')",
-                yes,
+                answer,
             )
             return

@@ -99,6 +99,7 @@ class TrainingReport:
     prior_loss: float
     log: list[dict]
     validation: list[dict]
+    answer_tokens: tuple[int, int] | None = None  # the token ids the loss was taken on
 
     @property
     def learned(self) -> bool:
@@ -209,8 +210,13 @@ def train_lora(
     progress: bool = True,
     checkpoint_dir: Path | None = None,
     checkpoint_steps: int | None = None,
+    answers: tuple[str, str] = ("yes", "no"),
 ) -> tuple[torch.nn.Module, TrainingReport]:
     """Fine-tune LoRA adapters; keep the epoch with the best validation ``recall@3``.
+
+    ``answers`` are the positive and negative answer words, each one token:
+    the caller scores with the same words, so training and scoring read the
+    same two logits (the report records their token ids).
 
     Returns the peft model (best adapter loaded) and the training report; the
     best adapter is saved in ``output_dir / "adapter"`` and the per-step log in
@@ -240,7 +246,7 @@ def train_lora(
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(base, config)
-    yes_no = answer_token_ids(lm.tokenizer, "yes", "no")
+    yes_no = answer_token_ids(lm.tokenizer, *answers)
     rows = tokenize_groups(lm.tokenizer, groups, yes_no, packed=settings.packing)
     examples = sum(len(r["tails"]) for r in rows)
     pad_id = lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id or 0
@@ -414,6 +420,7 @@ def train_lora(
         prior_loss=prior_loss(rows, settings.loss),
         log=step_log,
         validation=validation,
+        answer_tokens=yes_no,
     )
     if finished is not None and writer:
         save_file(get_peft_model_state_dict(model), finished / ADAPTER_FILE)

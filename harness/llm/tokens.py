@@ -60,18 +60,33 @@ def chat_prompt(
     return f"{head}{user_message}\n"
 
 
-def answer_token_ids(tokenizer, yes: str, no: str) -> tuple[int, int]:
-    """The token ids of the two answers; each answer must be one distinct token."""
+def label_token_ids(tokenizer, labels: Sequence[str]) -> tuple[int, ...]:
+    """The token id of each answer label; every label must be one token, all distinct.
+
+    Labels are what a prompt's answer position chooses among: ("yes", "no")
+    for a pointwise prompt, ("A", "B", ...) for a listwise one.
+    """
     ids = []
-    for answer in (yes, no):
-        tokens = tokenizer(answer, add_special_tokens=False)["input_ids"]
+    for label in labels:
+        tokens = tokenizer(label, add_special_tokens=False)["input_ids"]
         if len(tokens) != 1:
             pieces = tokenizer.convert_ids_to_tokens(tokens)
             raise AnswerTokenError(
-                f"answer {answer!r} is {len(tokens)} tokens {pieces} for this tokenizer, "
+                f"answer {label!r} is {len(tokens)} tokens {pieces} for this tokenizer, "
                 "not one; pass answer strings that are single tokens (e.g. 'yes' or ' yes')"
             )
         ids.append(tokens[0])
-    if ids[0] == ids[1]:
-        raise AnswerTokenError(f"answers {yes!r} and {no!r} are the same token ({ids[0]})")
-    return ids[0], ids[1]
+    seen: dict[int, str] = {}
+    for label, token in zip(labels, ids):
+        if token in seen:
+            raise AnswerTokenError(
+                f"answers {seen[token]!r} and {label!r} are the same token ({token})"
+            )
+        seen[token] = label
+    return tuple(ids)
+
+
+def answer_token_ids(tokenizer, yes: str, no: str) -> tuple[int, int]:
+    """The token ids of the two answers of a yes/no prompt (see :func:`label_token_ids`)."""
+    yes_id, no_id = label_token_ids(tokenizer, (yes, no))
+    return yes_id, no_id
