@@ -1,6 +1,137 @@
-"""A plugin-based benchmark harness for LLM sequential recommenders."""
+"""A plugin-based benchmark harness for LLM sequential recommenders.
+
+The public surface a plugin codes against is the names below (and those of
+:mod:`harness.llm`, the LLM runtime). They are imported on first use, so
+``harness plugins`` and a plugin's registration do not pay for numpy or torch.
+Everything else in the package is internal and may move.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from harness.hookspecs import hookimpl
 
-__all__ = ["hookimpl"]
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    # errors
+    "HarnessError": "harness.errors",
+    "PluginError": "harness.errors",
+    "plugin_errors": "harness.errors",
+    # the recommender contract
+    "Recommender": "harness.recommender",
+    "Capabilities": "harness.recommender",
+    "Request": "harness.recommender",
+    "LabeledRequest": "harness.recommender",
+    "TrainData": "harness.recommender",
+    "RunContext": "harness.recommender",
+    "PROMPT_TOKENS_PER_REQUEST": "harness.costs",
+    "PROMPT_BUDGET_TOKENS": "harness.costs",
+    # the summarizer contract
+    "Summarizer": "harness.summarizer",
+    "checked_summaries": "harness.summarizer",
+    "SUMMARY_PROMPTS": "harness.summarizer",
+    "SUMMARY_PROMPTS_GENERATED": "harness.summarizer",
+    "SUMMARY_TOKENS_GENERATED": "harness.summarizer",
+    # datasets
+    "Dataset": "harness.data.model",
+    "Catalog": "harness.data.model",
+    "DatasetContext": "harness.data",
+    "render_item": "harness.data.text",
+    "ItemWriter": "harness.data.cache",
+    "load_or_build": "harness.data.cache",
+    "write_sequences": "harness.data.cache",
+    # options, metrics, paths
+    "build_options": "harness.options",
+    "NESTED": "harness.options",
+    "candidate_metrics": "harness.metrics",
+    "generations_dir": "harness.paths",
+    "default_registry": "harness.plugins",
+    # the LLM recommender base
+    "LLMOptions": "harness.llm_recommender",
+    "PromptedYesNoRecommender": "harness.llm_recommender",
+    "TrainingExample": "harness.llm_recommender",
+    "check_model_name": "harness.llm_recommender",
+    "numbered": "harness.llm_recommender",
+}
+
+__all__ = [
+    "Capabilities",
+    "Catalog",
+    "Dataset",
+    "DatasetContext",
+    "HarnessError",
+    "ItemWriter",
+    "LLMOptions",
+    "LabeledRequest",
+    "NESTED",
+    "PROMPT_BUDGET_TOKENS",
+    "PROMPT_TOKENS_PER_REQUEST",
+    "PluginError",
+    "PromptedYesNoRecommender",
+    "Recommender",
+    "Request",
+    "RunContext",
+    "SUMMARY_PROMPTS",
+    "SUMMARY_PROMPTS_GENERATED",
+    "SUMMARY_TOKENS_GENERATED",
+    "Summarizer",
+    "TrainData",
+    "TrainingExample",
+    "build_options",
+    "candidate_metrics",
+    "check_model_name",
+    "checked_summaries",
+    "default_registry",
+    "generations_dir",
+    "hookimpl",
+    "load_or_build",
+    "numbered",
+    "plugin_errors",
+    "render_item",
+    "write_sequences",
+]
+
+if TYPE_CHECKING:
+    from harness.costs import PROMPT_BUDGET_TOKENS, PROMPT_TOKENS_PER_REQUEST
+    from harness.data import DatasetContext
+    from harness.data.cache import ItemWriter, load_or_build, write_sequences
+    from harness.data.model import Catalog, Dataset
+    from harness.data.text import render_item
+    from harness.errors import HarnessError, PluginError, plugin_errors
+    from harness.llm_recommender import (
+        LLMOptions,
+        PromptedYesNoRecommender,
+        TrainingExample,
+        check_model_name,
+        numbered,
+    )
+    from harness.metrics import candidate_metrics
+    from harness.options import NESTED, build_options
+    from harness.paths import generations_dir
+    from harness.plugins import default_registry
+    from harness.recommender import (
+        Capabilities,
+        LabeledRequest,
+        Recommender,
+        Request,
+        RunContext,
+        TrainData,
+    )
+    from harness.summarizer import (
+        SUMMARY_PROMPTS,
+        SUMMARY_PROMPTS_GENERATED,
+        SUMMARY_TOKENS_GENERATED,
+        Summarizer,
+        checked_summaries,
+    )
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

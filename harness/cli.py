@@ -476,16 +476,16 @@ def load_split(dataset_spec, data_dir, users, seed, history, cache_dir):
     return split, cache_dir
 
 
-def llm_recommender(spec: str):
-    """Instantiate a yes/no LLM recommender from a spec, for its prompts."""
+def capable_recommender(spec: str, capability: str, what: str):
+    """Instantiate a recommender from a spec; it must declare ``capability``."""
     from harness.experiment import RunSpec
-    from harness.llm_recommender import PromptedYesNoRecommender
     from harness.runner import prepare_runs
 
-    run = prepare_runs([RunSpec.from_spec(spec)], default_registry())[0]
-    if not isinstance(run.recommender, PromptedYesNoRecommender):
-        raise click.UsageError(f"{spec!r} is not a yes/no LLM recommender with prompts")
-    return run.recommender
+    recommender = prepare_runs([RunSpec.from_spec(spec)], default_registry())[0].recommender
+    declared = getattr(recommender, "capabilities", None)
+    if declared is None or not getattr(declared(), capability):
+        raise click.UsageError(f"{spec!r} {what}")
+    return recommender
 
 
 @cli.command()
@@ -514,9 +514,7 @@ def summarize(dataset_spec, data_dir, users, seed, history, cache_dir, device, s
     )
 
     split, cache_dir = load_split(dataset_spec, data_dir, users, seed, history, cache_dir)
-    recommender = llm_recommender(spec)
-    if getattr(recommender.options, "summarizer", "none") == "none":
-        raise click.UsageError(f"{spec!r} does not use a summarizer")
+    recommender = capable_recommender(spec, "precompute", "has nothing to precompute")
     context = RunContext(seed=seed, device=device, cache_dir=cache_dir)
     requests = [r.unlabeled() for r in split.test]
     start = time.perf_counter()
@@ -618,7 +616,7 @@ def export_lm_eval(
     from harness.recommender import RunContext
 
     split, cache_dir = load_split(dataset_spec, data_dir, users, seed, history, cache_dir)
-    recommender = llm_recommender(spec)
+    recommender = capable_recommender(spec, "prompts", "does not score yes/no prompts")
     context = RunContext(seed=seed, device=device, cache_dir=cache_dir)
     recommender.load(context)
     test = split.test

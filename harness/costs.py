@@ -1,4 +1,9 @@
-"""Cost measurements taken the same way for every recommender: wall time and peak memory."""
+"""Cost measurements taken the same way for every recommender: wall time and peak memory.
+
+Also the names of the cost figures a plugin reports through
+``RunContext.record_cost`` that the boards read: a recommender that records
+them gets the matching leaderboard columns and tables.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,12 @@ import time
 from types import TracebackType
 
 import psutil
+
+# mean prompt tokens per scored (history, candidate) prompt: the "prompt tok/req" column and
+# the quality-against-budget table and plot
+PROMPT_TOKENS_PER_REQUEST = "prompt_tokens_per_request"
+# the token budget a prompt was cut to fit (truncated-llm): the budget table's "budget tok"
+PROMPT_BUDGET_TOKENS = "prompt_budget_tokens"
 
 
 class PeakMemory:

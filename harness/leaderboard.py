@@ -9,6 +9,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from harness.costs import PROMPT_BUDGET_TOKENS, PROMPT_TOKENS_PER_REQUEST
 from harness.metrics import CUTOFFS, FULL_CUTOFFS
 
 QUALITY = [f"{m}@{k}" for m in ("recall", "mrr", "ndcg") for k in CUTOFFS] + ["auc"]
@@ -117,7 +118,7 @@ def render_leaderboard(results: dict[str, Any]) -> str:
             ]
             + [_versus_chance(results, metric, run["name"]) for metric in chance]
             + [
-                _cost(costs.get("prompt_tokens_per_request"), ".0f"),
+                _cost(costs.get(PROMPT_TOKENS_PER_REQUEST), ".0f"),
                 _cost(costs.get("train_examples"), ".0f"),
                 _final_loss(costs),
                 _cost(costs.get("fit_s"), ".1f"),
@@ -271,14 +272,14 @@ def pairs_table(results: dict[str, Any]) -> list[str]:
 
 def budget_table(runs: list[dict[str, Any]]) -> list[str]:
     """Quality against prompt budget, for the rows that send prompts to an LLM."""
-    llm_runs = [r for r in runs if r["costs"].get("prompt_tokens_per_request")]
+    llm_runs = [r for r in runs if r["costs"].get(PROMPT_TOKENS_PER_REQUEST)]
     if len(llm_runs) < 2:
         return []
-    llm_runs = sorted(llm_runs, key=lambda r: r["costs"]["prompt_tokens_per_request"])
+    llm_runs = sorted(llm_runs, key=lambda r: r["costs"][PROMPT_TOKENS_PER_REQUEST])
     rows = [
         [
             r["name"],
-            _cost(r["costs"].get("prompt_budget_tokens"), ".0f"),
+            _cost(r["costs"].get(PROMPT_BUDGET_TOKENS), ".0f"),
             f"{r['costs']['prompt_tokens_per_request']:.0f}",
             f"{r['metrics']['recall@3']:.4f}",
             f"{r['metrics']['mrr@3']:.4f}",
@@ -357,13 +358,13 @@ def _family(run: dict[str, Any]) -> str:
 
 def plot_budget(results: dict[str, Any], path: Path) -> bool:
     """NDCG@10 against prompt tokens per request, one line per recommender; False if no LLM rows."""
-    runs = [r for r in results["runs"] if r["costs"].get("prompt_tokens_per_request")]
+    runs = [r for r in results["runs"] if r["costs"].get(PROMPT_TOKENS_PER_REQUEST)]
     if not runs:
         return False
     figure, axis = _axes(6)
     for family in sorted({_family(r) for r in runs}):
         points = sorted(
-            (r["costs"]["prompt_tokens_per_request"], r["metrics"]["ndcg@10"])
+            (r["costs"][PROMPT_TOKENS_PER_REQUEST], r["metrics"]["ndcg@10"])
             for r in runs
             if _family(r) == family
         )
@@ -407,10 +408,15 @@ def plot_losses(results: dict[str, Any], path: Path) -> bool:
     )
 
 
+def _capabilities(run: dict[str, Any]) -> dict[str, Any]:
+    """What the row declared (results.json from before capabilities declares nothing)."""
+    return run.get("capabilities") or {}
+
+
 def _curve_family(run: dict[str, Any]) -> str:
-    """A row's recommender and summarizer: the rows of one learning curve share a line."""
-    summarizer = run["options"].get("summarizer")
-    return run["recommender"] + (f" ({summarizer})" if summarizer else "")
+    """A row's recommender and variant: the rows of one learning curve share a line."""
+    variant = _capabilities(run).get("variant")
+    return run["recommender"] + (f" ({variant})" if variant else "")
 
 
 def learning_curve_points(results: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
@@ -423,10 +429,11 @@ def learning_curve_points(results: dict[str, Any]) -> dict[str, list[tuple[int, 
     """
     families: dict[str, list[tuple[int, float]]] = {}
     for run in results["runs"]:
-        if "zero_shot" not in run["options"]:
+        trained = _capabilities(run).get("trained")
+        if trained is None:
             continue
         seen = run["costs"].get("train_examples")
-        examples = 0 if run["options"]["zero_shot"] else seen
+        examples = seen if trained else 0
         if examples is None:
             continue
         examples /= run["costs"].get("train_epochs") or 1
@@ -448,7 +455,7 @@ def plot_learning_curve(results: dict[str, Any], path: Path) -> bool:
     for family, points in curves.items():
         axis.plot(*zip(*points), marker="o", label=family)
     for run in results["runs"]:
-        if run["recommender"] in ("random", "popularity"):
+        if _capabilities(run).get("reference"):
             axis.axhline(run["metrics"]["ndcg@10"], color="grey", linestyle="--", linewidth=1)
             axis.annotate(run["recommender"], (0, run["metrics"]["ndcg@10"]), fontsize=8)
     return _save(

@@ -24,10 +24,11 @@ from typing import Literal
 import numpy as np
 
 from harness import data_parallel
+from harness.costs import PROMPT_TOKENS_PER_REQUEST
 from harness.data.model import Dataset
 from harness.metrics import candidate_metrics
 from harness.paths import runs_dir
-from harness.recommender import Recommender, Request, RunContext, TrainData
+from harness.recommender import Capabilities, Recommender, Request, RunContext, TrainData
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,11 @@ class PromptedYesNoRecommender(Recommender):
         self.model = None  # the LoRA-adapted model after fit; None scores the base model
         self.report = None  # the TrainingReport after fit
         self.dataset: Dataset | None = None
+
+    def capabilities(self) -> Capabilities:
+        """A zero-shot or loaded-adapter row is the untrained point of its family's curve."""
+        trained = not (self.options.zero_shot or self.options.adapter)
+        return Capabilities(trained=trained, prompts=True)
 
     # --- what subclasses provide ---------------------------------------------------------
 
@@ -456,7 +462,7 @@ class PromptedYesNoRecommender(Recommender):
         scoring = self.requests_for(requests, self.dataset, context)
         # one "request" to the LLM is one (history, candidate) prompt
         lengths = count_tokens(self.lm, [s.prefix + c for s in scoring for c in s.continuations])
-        context.record_cost("prompt_tokens_per_request", float(np.mean(lengths)))
+        context.record_cost(PROMPT_TOKENS_PER_REQUEST, float(np.mean(lengths)))
         resume = None
         if context.work_dir is not None:
             from harness.llm.resume import ScoredBatches

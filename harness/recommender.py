@@ -128,15 +128,62 @@ class RunContext:
         self.training = training
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What kind of row a recommender is, as the boards and the CLI need to know it.
+
+    They read this, never a plugin's option names. ``trained`` is set by rows
+    that can run with or without training (LLM rows): False for their
+    zero-shot form, which is a learning curve's 0 point, and None for
+    everything else. ``variant`` tells rows of one recommender apart as
+    families of a learning curve (LLM-TRSR: its summarizer). ``reference``
+    marks a cheap reference drawn as a line on plots (random, popularity).
+    ``precompute``: :meth:`precompute` builds the row's expensive inputs ahead
+    (``harness summarize``). ``prompts``: the row scores yes/no prompts it can
+    export (``harness export lm-eval``: ``requests_for`` and ``yes``/``no``).
+    """
+
+    trained: bool | None = None
+    variant: str | None = None
+    reference: bool = False
+    precompute: bool = False
+    prompts: bool = False
+
+
 class Recommender(ABC):
     """Base class for recommenders; a plugin may also duck-type these methods.
 
-    ``reproducible_within`` is the largest change of a metric a rerun of the
-    row may show on the same kind of machine (``harness leaderboard
-    regenerate --check`` allows it): 0 for a row that is deterministic.
+    The contract the runner relies on, written once:
+
+    - ``fit(data, context)`` then ``score(requests, context)``; the runner
+      keeps the test targets, ``score`` never sees them.
+    - **Per-request independence.** ``score`` gives each request the same
+      scores whatever other requests share its call (up to float rounding):
+      under data parallel each process scores its own shard of the requests,
+      and a resumed row reads back finished batches and scores the rest.
+    - **``fit`` runs on every rank** of a data-parallel run (each process
+      needs the trained model to score its shard); rank 0 alone writes.
+    - ``context.work_dir`` (None outside ``harness evaluate``) survives a
+      kill: save progress there to resume a long fit or scoring pass.
+    - ``context.record_cost(name, value)`` reports costs; the boards read
+      :data:`harness.costs.PROMPT_TOKENS_PER_REQUEST` and
+      :data:`harness.costs.PROMPT_BUDGET_TOKENS` (and the summarizer keys in
+      :mod:`harness.summarizer`) into columns and tables.
+    - ``row_name`` (optional attribute): the leaderboard row's name when the
+      experiment gives none (the runner falls back to ``NAME[options]``).
+    - ``capabilities()``: what kind of row this is, recorded in results.json;
+      the boards and the CLI read it instead of option names.
+    - ``reproducible_within``: the largest change of a metric a rerun of the
+      row may show (``harness leaderboard regenerate --check`` allows it): 0
+      for a row that is deterministic.
     """
 
     reproducible_within: float = 0.0
+    row_name: str | None = None
+
+    def capabilities(self) -> Capabilities:
+        """What kind of row this is (see :class:`Capabilities`); the default declares none."""
+        return Capabilities()
 
     def fit(self, data: TrainData, context: RunContext) -> None:  # noqa: B027 - optional hook
         """Learn from ``data``; recommenders without training leave this as is."""

@@ -6,6 +6,7 @@ at the end, so a failed run never leaves a half-written folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -42,7 +43,7 @@ from harness.options import build_options, options_dict
 from harness.paths import cache_root, splits_dir
 from harness.plugins import Registry, default_registry
 from harness.provenance import library_versions, provenance
-from harness.recommender import RunContext
+from harness.recommender import Capabilities, RunContext
 from harness.splits import Split, build_split, read_split, split_key, write_split
 
 log = logging.getLogger(__name__)
@@ -275,6 +276,8 @@ def _run_all(
             experiment.device,
         )
         tolerance = float(getattr(run.recommender, "reproducible_within", 0.0))
+        declared = getattr(run.recommender, "capabilities", None)  # a plugin may duck-type
+        capabilities = dataclasses.asdict(declared() if declared else Capabilities())
         outcome = None if fresh else checkpoints.load(cache_dir, checkpoint, run_dir)
         if outcome is not None:
             run.recommender = None
@@ -329,6 +332,7 @@ def _run_all(
                 "recommender": run.spec.recommender,
                 "plugin": run.plugin,
                 "options": options_dict(run.options),
+                "capabilities": capabilities,
                 "metrics": metrics,
                 "ci95": cis,
                 "full_ranking": (

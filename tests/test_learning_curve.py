@@ -9,7 +9,8 @@ def row(name, zero_shot, examples=None, epochs=None, ndcg=0.3):
     return {
         "name": name,
         "recommender": "truncated-llm",
-        "options": {"zero_shot": zero_shot},
+        "options": {},
+        "capabilities": {"trained": not zero_shot, "variant": None},
         "costs": costs,
         "metrics": {"ndcg@10": ndcg},
     }
@@ -27,3 +28,8 @@ def test_points_at_a_fixed_step_budget_sit_at_their_distinct_examples():
     assert learning_curve_points(results) == {
         "truncated-llm": [(0, 0.2), (240, 0.25), (480, 0.3), (960, 0.4)]
     }
+
+
+def test_rows_that_declare_no_training_mode_form_no_curve():
+    results = {"runs": [dict(row("a", True), capabilities={}), row("b", False, 960, 1)]}
+    assert learning_curve_points(results) == {}

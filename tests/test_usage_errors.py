@@ -64,6 +64,23 @@ CASES = {
         "sweep.a must be a list",
     ),
     "unclosed spec": (lambda d: ["evaluate", "-r", "x["], "cannot parse spec 'x['"),
+    "summarize a row with nothing to precompute": (
+        lambda d: ["summarize", "--users", "5", "--recommender", "truncated-llm"],
+        "'truncated-llm' has nothing to precompute",
+    ),
+    "export lm-eval of a row without prompts": (
+        lambda d: [
+            "export",
+            "lm-eval",
+            "--users",
+            "5",
+            "--out",
+            str(d / "t"),
+            "--recommender",
+            "popularity",
+        ],
+        "'popularity' does not score yes/no prompts",
+    ),
     "unknown split protocol": (
         lambda d: ["evaluate", write(d, "e.toml", "[split]\nprotocol = 'calendar'\n" + GOOD_RUN)],
         "protocol",

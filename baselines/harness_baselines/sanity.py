@@ -11,12 +11,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.hookspecs import hookimpl
-from harness.recommender import Recommender, Request, RunContext, TrainData
+from harness import Capabilities, Recommender, Request, RunContext, TrainData, hookimpl
 
 
 class RandomRecommender(Recommender):
     """Uniform random scores, seeded per request so results do not depend on batch order."""
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(reference=True)
 
     def score(self, requests: Sequence[Request], context: RunContext) -> np.ndarray:
         rows = []
@@ -31,6 +33,9 @@ class PopularityRecommender(Recommender):
     """Scores an item by how often it occurs in the training sequences."""
 
     counts: np.ndarray
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(reference=True)
 
     def fit(self, data: TrainData, context: RunContext) -> None:
         items = np.concatenate(data.train) if data.train else np.zeros(0, dtype=np.int32)

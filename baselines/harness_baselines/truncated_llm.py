@@ -14,9 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.errors import HarnessError
-from harness.hookspecs import hookimpl
-from harness.llm_recommender import LLMOptions, PromptedYesNoRecommender, numbered
+from harness import (
+    PROMPT_BUDGET_TOKENS,
+    HarnessError,
+    LLMOptions,
+    PromptedYesNoRecommender,
+    hookimpl,
+    numbered,
+)
 
 SUMMARY_PLACEHOLDER = " summary"  # one token per repetition for BPE tokenizers
 
@@ -110,7 +115,7 @@ class TruncatedLLM(PromptedYesNoRecommender):
         self.kept_items = kept_counts
         if kept_counts:
             context.record_cost("history_items_kept", float(np.mean(kept_counts)))
-            context.record_cost("prompt_budget_tokens", float(np.mean(budgets)))
+            context.record_cost(PROMPT_BUDGET_TOKENS, float(np.mean(budgets)))
         return out
 
     def newest_lines_within(

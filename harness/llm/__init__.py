@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 # package at registration time, and `harness plugins` must not pay for torch.
 _EXPORTS = {
     "EMBEDDED_MODEL": "harness.llm.embedded",
+    "CachedGenerator": "harness.llm.generation_cache",
+    "Generator": "harness.llm.generation_cache",
     "generate": "harness.llm.generation",
     "LoadedModel": "harness.llm.loading",
     "clear_loaded_models": "harness.llm.loading",
@@ -32,6 +34,8 @@ _EXPORTS = {
 
 __all__ = [
     "EMBEDDED_MODEL",
+    "CachedGenerator",
+    "Generator",
     "AnswerTokenError",
     "LoadedModel",
     "ScoringRequest",
@@ -51,6 +55,7 @@ __all__ = [
 if TYPE_CHECKING:
     from harness.llm.embedded import EMBEDDED_MODEL
     from harness.llm.generation import generate
+    from harness.llm.generation_cache import CachedGenerator, Generator
     from harness.llm.loading import LoadedModel, clear_loaded_models, load_model, load_tokenizer
     from harness.llm.scoring import ScoringRequest, score_choices, score_yes_no, yes_probability
     from harness.llm.tokens import (

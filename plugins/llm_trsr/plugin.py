@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.hookspecs import hookimpl
+from harness import hookimpl
 
 
 def _hierarchical(options):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.llm_recommender import numbered
+from harness import numbered
 
 __all__ = ["DOMAINS", "GENERIC", "cut_blocks", "domain_words", "fill", "numbered"]
 

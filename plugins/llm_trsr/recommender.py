@@ -13,12 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from harness.data.model import Dataset
-from harness.errors import HarnessError, plugin_errors
-from harness.llm_recommender import LLMOptions, PromptedYesNoRecommender
-from harness.options import NESTED, build_options
-from harness.recommender import RunContext
-from harness.summarizer import Summarizer, checked_summaries
+from harness import (
+    NESTED,
+    Dataset,
+    HarnessError,
+    LLMOptions,
+    PromptedYesNoRecommender,
+    RunContext,
+    Summarizer,
+    build_options,
+    checked_summaries,
+    plugin_errors,
+)
 from llm_trsr.prompts import numbered
 
 
@@ -59,8 +65,16 @@ class LLMTRSR(PromptedYesNoRecommender):
         elif options.summarizer_options:
             raise HarnessError("summarizer=none takes no summarizer.KEY options")
 
+    def capabilities(self):
+        """LLM-TRSR's families are its summarizers; a summarizer's output can be precomputed."""
+        return dataclasses.replace(
+            super().capabilities(),
+            variant=self.options.summarizer,
+            precompute=self.options.summarizer != "none",
+        )
+
     def _registration(self):
-        from harness.plugins import default_registry
+        from harness import default_registry
 
         registry = self._registry or default_registry()
         return registry.get("summarizers", self.options.summarizer)

@@ -14,15 +14,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from harness.llm.generation_cache import CachedGenerator, Generator
-from harness.llm_recommender import check_model_name
-from harness.paths import generations_dir
-from harness.summarizer import (
+from harness import (
     SUMMARY_PROMPTS,
     SUMMARY_PROMPTS_GENERATED,
     SUMMARY_TOKENS_GENERATED,
     Summarizer,
+    check_model_name,
+    generations_dir,
 )
+from harness.llm import CachedGenerator, Generator
 from llm_trsr.prompts import (
     BLOCK_TEMPLATE,
     MERGE_TEMPLATE,

@@ -6,7 +6,7 @@ is loaded only when a ``sasrec`` recommender is created.
 
 from __future__ import annotations
 
-from harness.hookspecs import hookimpl
+from harness import hookimpl
 from harness_baselines.sasrec.config import SASRecOptions
 
 __all__ = ["SASRecOptions", "create"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from harness.recommender import Request
+from harness import Request
 from harness_baselines.sasrec.batches import pad_left, to_tokens
 from harness_baselines.sasrec.model import SASRec
 

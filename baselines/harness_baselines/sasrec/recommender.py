@@ -10,8 +10,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from harness.errors import HarnessError
-from harness.recommender import Recommender, Request, RunContext, TrainData
+from harness import HarnessError, Recommender, Request, RunContext, TrainData
 from harness_baselines.sasrec.config import SASRecOptions
 from harness_baselines.sasrec.inference import Scorer
 from harness_baselines.sasrec.model import SASRec

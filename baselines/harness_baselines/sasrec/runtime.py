@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import torch
 
-from harness.errors import HarnessError
+from harness import HarnessError
 
 
 def resolve_device(name: str) -> torch.device:

@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from harness.metrics import candidate_metrics
-from harness.recommender import LabeledRequest, RunContext
+from harness import LabeledRequest, RunContext, candidate_metrics
 from harness_baselines.sasrec.batches import Batch, NegativeSampler, batches, to_tokens, windows
 from harness_baselines.sasrec.config import SASRecOptions
 from harness_baselines.sasrec.inference import Scorer

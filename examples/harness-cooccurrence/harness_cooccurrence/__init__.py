@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from harness import hookimpl
-from harness.recommender import Recommender
+from harness import Recommender, hookimpl
 
 
 @dataclass(frozen=True)

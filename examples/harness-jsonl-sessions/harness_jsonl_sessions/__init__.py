@@ -17,11 +17,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from harness import hookimpl
-from harness.data import DatasetContext
-from harness.data.cache import ItemWriter, load_or_build, write_sequences
-from harness.data.text import render_item
-from harness.errors import HarnessError
+from harness import (
+    DatasetContext,
+    HarnessError,
+    ItemWriter,
+    hookimpl,
+    load_or_build,
+    render_item,
+    write_sequences,
+)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness import hookimpl
-from harness.summarizer import Summarizer
+from harness import Summarizer, hookimpl
 
 
 @dataclass(frozen=True)
