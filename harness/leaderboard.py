@@ -10,7 +10,7 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.costs import PROMPT_BUDGET_TOKENS, PROMPT_TOKENS_PER_REQUEST
-from harness.metrics import CUTOFFS, FULL_CUTOFFS
+from harness.metrics import CUTOFFS, FULL_CUTOFFS, holm
 
 QUALITY = [f"{m}@{k}" for m in ("recall", "mrr", "ndcg") for k in CUTOFFS] + ["auc"]
 HEADERS = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "auc": "AUC"}
@@ -178,10 +178,39 @@ def render_leaderboard(results: dict[str, Any]) -> str:
             "of predicting only how often the answer is yes). The mark reads the loss alone; "
             "whether the row ranks above chance is the vs-chance columns' question.",
         ]
+    lines += position_lines(runs)
     lines += pairs_table(results)
     lines += budget_table(runs)
     lines += curve_table(results)
     return "\n".join(lines) + "\n"
+
+
+def _favoured_slot(position: dict[str, Any]) -> str:
+    counts = position["top1_by_slot"]
+    slot = max(range(len(counts)), key=counts.__getitem__)
+    return f"top-1 in slot {slot + 1} on {counts[slot] / sum(counts):.0%} of requests"
+
+
+def position_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """Rows whose top-1 candidate slot departs from uniform (chi-square, Holm over rows)."""
+    measured = [r for r in runs if r.get("position")]
+    if not measured:
+        return []
+    adjusted = holm([r["position"]["top1_p"] for r in measured])
+    flagged = [
+        f"{r['name']} ({_favoured_slot(r['position'])}, Holm p {p:.2g})"
+        for r, p in zip(measured, adjusted)
+        if p < 0.05
+    ]
+    head = (
+        "Candidate position: the split shuffles each request's candidates, so an order-free "
+        "row's top-1 slot is uniform; a chi-square test of each row's top-1 slot counts against "
+        f"uniform, Holm-corrected over {len(measured)} rows, "
+    )
+    verdict = (
+        "flags: " + "; ".join(flagged) + "." if flagged else "finds no row that favours a slot."
+    )
+    return ["", head + verdict]
 
 
 def best_pairs(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -160,3 +160,32 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
         adjusted[i] = running
     return adjusted
+
+
+def position_diagnostics(scores: np.ndarray, positive: np.ndarray) -> dict[str, object]:
+    """Does a row favour candidate slots? The split shuffles candidate order, so the
+    target's slot is uniform and an order-free scorer's top-1 slot is uniform too.
+
+    Returns, per slot, the number of requests whose target sits there and the
+    share of those ranked first (``hit@1_by_target_slot``), the count of
+    requests whose top-scored candidate sits in each slot (ties share a
+    request equally), and a chi-square test of that count against uniform.
+    """
+    from scipy import stats
+
+    scores = np.asarray(scores, dtype=np.float64)
+    n, slots = scores.shape
+    top = scores == scores.max(axis=1, keepdims=True)
+    top_counts = (top / top.sum(axis=1, keepdims=True)).sum(axis=0)
+    first = positive_ranks(scores, positive) == 0
+    targets = np.bincount(positive, minlength=slots)
+    hits = np.bincount(positive, weights=first.astype(np.float64), minlength=slots)
+    hit_rate = np.divide(hits, targets, out=np.zeros(slots), where=targets > 0)
+    chi2, p = stats.chisquare(top_counts, np.full(slots, n / slots))
+    return {
+        "targets_by_slot": targets.tolist(),
+        "hit@1_by_target_slot": hit_rate.tolist(),
+        "top1_by_slot": top_counts.tolist(),
+        "top1_chi2": float(chi2),
+        "top1_p": float(p),
+    }

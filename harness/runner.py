@@ -38,6 +38,7 @@ from harness.metrics import (
     holm,
     mean_with_ci,
     paired_test,
+    position_diagnostics,
 )
 from harness.options import build_options, options_dict
 from harness.paths import cache_root, splits_dir
@@ -263,6 +264,7 @@ def _run_all(
     shutil.copyfile(split_path, tmp / "split.json")
     (tmp / "scores").mkdir()
     records, per_request, failed = [], {}, []
+    positives = np.array([r.positive_index for r in split.test])
     reused = 0
     for number, run in enumerate(runs, start=1):
         log.info("[%d/%d] %s", number, len(runs), run.name)
@@ -344,6 +346,7 @@ def _run_all(
                     else None
                 ),
                 "costs": outcome["costs"],
+                "position": position_diagnostics(outcome["scores"], positives),
                 "training": outcome["training"],
                 "scores_file": scores_file,
                 "seed": seed,

@@ -115,6 +115,9 @@ def test_every_row_is_tested_against_chance_and_verify_recomputes_it(
     assert popularity["mean_diff"] > 0 and popularity["holm_p"] < 0.05
     board_md = (board / "leaderboard.md").read_text()
     assert "NDCG@10 vs chance" in board_md and "Holm-corrected over this board's 2 rows" in board_md
+    # candidate-position diagnostics: both rows are order-free
+    assert all(len(r["position"]["top1_by_slot"]) == 21 for r in results["runs"])
+    assert "Candidate position:" in board_md and "finds no row that favours a slot" in board_md
 
     changed = tmp_path / "chance"
     shutil.copytree(board, changed)

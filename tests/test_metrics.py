@@ -13,6 +13,7 @@ from harness.metrics import (
     full_ranking_metrics,
     mean_with_ci,
     paired_test,
+    position_diagnostics,
     positive_ranks,
 )
 
@@ -132,3 +133,17 @@ def test_chance_test_tells_a_random_scorer_from_one_that_knows():
     assert chance_test(random, level)["t_p"] > 0.05
     result = chance_test(informed, level)
     assert result["mean_diff"] > 0 and result["t_p"] < 1e-6
+
+
+def test_position_diagnostics_flag_a_scorer_that_favours_the_first_slot():
+    rng = np.random.default_rng(1)
+    positive = rng.integers(0, 21, size=630)
+    first_slot = np.tile(-np.arange(21, dtype=np.float64), (630, 1))  # always ranks slot 1 top
+    biased = position_diagnostics(first_slot, positive)
+    assert biased["top1_by_slot"][0] == 630 and biased["top1_p"] < 1e-100
+    assert biased["hit@1_by_target_slot"][0] == 1.0 and biased["hit@1_by_target_slot"][5] == 0.0
+    fair = position_diagnostics(rng.random((630, 21)), positive)
+    assert fair["top1_p"] > 0.001
+    assert sum(fair["targets_by_slot"]) == 630
+    constant = position_diagnostics(np.zeros((630, 21)), positive)  # ties share a request
+    assert constant["top1_chi2"] == pytest.approx(0.0) and constant["top1_p"] == pytest.approx(1.0)
