@@ -53,6 +53,7 @@ _EXPORTS = {
     "LLMOptions": "harness.llm_recommender",
     "PromptedYesNoRecommender": "harness.llm_recommender",
     "TrainingExample": "harness.llm_recommender",
+    "Window": "harness.llm_recommender",
     "check_model_name": "harness.llm_recommender",
     "numbered": "harness.llm_recommender",
 }
@@ -80,6 +81,7 @@ __all__ = [
     "Summarizer",
     "TrainData",
     "TrainingExample",
+    "Window",
     "build_options",
     "candidate_metrics",
     "check_model_name",
@@ -105,6 +107,7 @@ if TYPE_CHECKING:
         LLMOptions,
         PromptedYesNoRecommender,
         TrainingExample,
+        Window,
         check_model_name,
         numbered,
     )

@@ -19,7 +19,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -37,6 +37,14 @@ _CANDIDATE = "\x00CANDIDATE\x00"
 LR = 1e-3
 EXAMPLES_PER_USER = 2
 NEGATIVES = 3
+
+
+class Window(Protocol):
+    """What a prompt is built from: a request or a training example."""
+
+    history: np.ndarray  # item indices, oldest first
+    offset: int  # where ``history`` starts in the user's whole sequence
+    candidates: Sequence[int]
 
 
 @dataclass(frozen=True)
@@ -218,18 +226,14 @@ class PromptedYesNoRecommender(Recommender):
     # --- what subclasses provide ---------------------------------------------------------
 
     def sections(
-        self,
-        histories: Sequence[np.ndarray],
-        offsets: Sequence[int],
-        candidates: Sequence[Sequence[int]],
-        dataset: Dataset,
-        context: RunContext,
+        self, windows: Sequence[Window], dataset: Dataset, context: RunContext
     ) -> list[list[tuple[str, str]]]:
-        """Per history, the titled prompt sections before the candidate.
+        """Per window, the titled prompt sections before the candidate.
 
-        ``offsets`` are where each history starts in its user's sequence;
-        ``candidates`` are passed so that a prompt budget can account for the
-        longest candidate text.
+        A window is a request or a training example: its ``history``, where
+        that history starts in the user's sequence (``offset``) and its
+        ``candidates`` (passed so that a prompt budget can account for the
+        longest candidate text).
         """
         raise TypeError("subclasses define sections()")
 
@@ -246,32 +250,21 @@ class PromptedYesNoRecommender(Recommender):
         prefix, suffix = rendered.split(_CANDIDATE)
         return prefix, suffix
 
-    def scoring_requests(
-        self,
-        histories: Sequence[np.ndarray],
-        offsets: Sequence[int],
-        candidates: Sequence[Sequence[int]],
-        dataset: Dataset,
-        context: RunContext,
-    ):
+    def scoring_requests(self, windows: Sequence[Window], dataset: Dataset, context: RunContext):
+        """One shared-prefix scoring request per window: its prompt up to the candidate, and
+        per candidate the candidate's text and the rest of the prompt."""
         from harness.llm import ScoringRequest
 
         catalog = dataset.catalog
         out = []
-        sections = self.sections(histories, offsets, candidates, dataset, context)
-        for parts, cands in zip(sections, candidates):
+        for parts, window in zip(self.sections(windows, dataset, context), windows):
             prefix, suffix = self.prefix_and_suffix(parts, dataset.domain)
-            out.append(ScoringRequest(prefix, tuple(catalog.text(c) + suffix for c in cands)))
+            texts = tuple(catalog.text(c) + suffix for c in window.candidates)
+            out.append(ScoringRequest(prefix, texts))
         return out
 
     def requests_for(self, requests: Sequence[Request], dataset: Dataset, context: RunContext):
-        return self.scoring_requests(
-            [r.history for r in requests],
-            [r.offset for r in requests],
-            [r.candidates for r in requests],
-            dataset,
-            context,
-        )
+        return self.scoring_requests(requests, dataset, context)
 
     # --- training and scoring -------------------------------------------------------------
 
@@ -298,14 +291,7 @@ class PromptedYesNoRecommender(Recommender):
         self.dataset = data.dataset
         examples = [] if self.options.zero_shot else self.training_examples(data, context.seed)
         valid = [] if self.options.zero_shot else self.valid_sample(data.valid, context.seed)
-        windows = [*examples, *valid, *requests]  # each has history, offset, candidates
-        self.sections(
-            [w.history for w in windows],
-            [w.offset for w in windows],
-            [w.candidates for w in windows],
-            data.dataset,
-            context,
-        )
+        self.sections([*examples, *valid, *requests], data.dataset, context)
         return {"train": len(examples), "valid": len(valid), "test": len(requests)}
 
     def _share_prompt_building(self, windows: list, dataset: Dataset, context: RunContext) -> None:
@@ -314,14 +300,7 @@ class PromptedYesNoRecommender(Recommender):
         here = data_parallel.world()
         if not here.parallel:
             return
-        mine = windows[here.rank :: here.size]
-        self.sections(
-            [w.history for w in mine],
-            [w.offset for w in mine],
-            [w.candidates for w in mine],
-            dataset,
-            context,
-        )
+        self.sections(windows[here.rank :: here.size], dataset, context)
         data_parallel.barrier(here)
 
     def fit(self, data: TrainData, context: RunContext) -> None:
@@ -338,13 +317,7 @@ class PromptedYesNoRecommender(Recommender):
         examples = self.training_examples(data, context.seed)
         valid = self.valid_sample(data.valid, context.seed)
         self._share_prompt_building([*examples, *valid], data.dataset, context)
-        requests = self.scoring_requests(
-            [e.history for e in examples],
-            [e.offset for e in examples],
-            [e.candidates for e in examples],
-            data.dataset,
-            context,
-        )
+        requests = self.scoring_requests(examples, data.dataset, context)
         groups = [
             PromptGroup(r.prefix, r.continuations, e.labels) for r, e in zip(requests, examples)
         ]

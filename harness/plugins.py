@@ -31,6 +31,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness.data.amazon_m2",
     "harness.data.hf",
     "harness_baselines.truncated_llm",
+    "harness_baselines.listwise_llm",
     "llm_trsr.plugin",
 )
 

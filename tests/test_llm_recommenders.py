@@ -67,9 +67,12 @@ def test_truncation_budget_too_small_is_a_clear_error(small_split, context):
         rec.score(small_split.test, context)
 
 
-def test_no_summary_ablation_is_the_same_prompt_from_either_plugin(small_split, context):
-    trsr = LLMTRSR(TRSROptions(summarizer="none", recent_items=3, zero_shot=True))
-    trunc = TruncatedLLM(TruncatedOptions(recent_items=3, zero_shot=True, max_prompt_tokens=4096))
+@pytest.mark.parametrize("recent", [3, 15])  # 15: more than the 10-item histories hold
+def test_no_summary_ablation_is_the_same_prompt_from_either_plugin(small_split, context, recent):
+    trsr = LLMTRSR(TRSROptions(summarizer="none", recent_items=recent, zero_shot=True))
+    trunc = TruncatedLLM(
+        TruncatedOptions(recent_items=recent, zero_shot=True, max_prompt_tokens=4096)
+    )
     data = small_split.train_data()
     trsr.fit(data, context)
     trunc.fit(data, context)

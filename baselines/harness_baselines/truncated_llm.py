@@ -98,12 +98,13 @@ class TruncatedLLM(PromptedYesNoRecommender):
         window = getattr(self.lm.model.config, "max_position_embeddings", None)
         return int(window or self.lm.tokenizer.model_max_length)
 
-    def sections(self, histories, offsets, candidates, dataset, context):
+    def sections(self, windows, dataset, context):
         out, kept_counts, budgets = [], [], []
         recent = self.options.recent_items
-        for history, cands in zip(histories, candidates):
+        for window in windows:
+            history, cands = window.history, window.candidates
             if recent is not None:
-                history = history[len(history) - recent :] if recent else history[:0]
+                history = history[max(0, len(history) - recent) :] if recent else history[:0]
             texts = dataset.catalog.texts(cands)
             budget = self.budget(history, texts, dataset)
             budgets.append(budget)

@@ -138,7 +138,8 @@ class LLMTRSR(PromptedYesNoRecommender):
             summaries = self.summarizer().summarize(texts, context, dataset.domain)
         return checked_summaries(summaries, texts, name)
 
-    def sections(self, histories, offsets, candidates, dataset, context):
+    def sections(self, windows, dataset, context):
+        histories = [w.history for w in windows]
         recent = self.options.recent_items
         recent_lines = [
             numbered(dataset.catalog.texts(h[-recent:])) if recent and len(h) else ""
@@ -147,7 +148,7 @@ class LLMTRSR(PromptedYesNoRecommender):
         if self.options.summarizer == "none":
             return [[("Recent Items", lines or "(none)")] for lines in recent_lines]
         out = []
-        summaries = self.summaries(histories, offsets, dataset, context)
+        summaries = self.summaries(histories, [w.offset for w in windows], dataset, context)
         for summary, lines in zip(summaries, recent_lines):
             parts = [("Preference Summary", summary)]
             if recent:
