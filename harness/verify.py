@@ -131,7 +131,13 @@ def _verify_chance_tests(
     problems = []
     for metric, recorded in (results.get("chance_tests") or {}).items():
         k = int(metric.partition("@")[2] or 0)
-        level = 0.5 if metric == "auc" else sum(1 / math.log2(r + 2) for r in range(min(k, n))) / n
+        if metric == "auc":
+            level = 0.5
+        elif metric.startswith("ndcg@"):
+            level = sum(1 / math.log2(r + 2) for r in range(min(k, n))) / n
+        else:  # never a silent pass on a metric whose chance level is not defined here
+            problems.append(f"chance test of {metric}: verify defines no chance level for it")
+            continue
         if _differs(recorded["chance"], level):
             problems.append(f"chance level of {metric}: recorded {recorded['chance']}, not {level}")
         names = [name for name in recorded["rows"] if name in per_request]
