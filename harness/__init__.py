@@ -31,6 +31,7 @@ _EXPORTS = {
     "PROMPT_BUDGET_TOKENS": "harness.costs",
     # the summarizer contract
     "Summarizer": "harness.summarizer",
+    "ChosenSummarizer": "harness.summarizer",
     "checked_summaries": "harness.summarizer",
     "SUMMARY_PROMPTS": "harness.summarizer",
     "SUMMARY_PROMPTS_GENERATED": "harness.summarizer",
@@ -49,9 +50,14 @@ _EXPORTS = {
     "candidate_metrics": "harness.metrics",
     "generations_dir": "harness.paths",
     "default_registry": "harness.plugins",
+    "current_registry": "harness.plugins",
     # the LLM recommender base
     "LLMOptions": "harness.llm_recommender",
     "PromptedYesNoRecommender": "harness.llm_recommender",
+    "LLMRecommender": "harness.llm_recommender",
+    "SummaryOptions": "harness.llm_recommender",
+    "summary_sections": "harness.llm_recommender",
+    "selection_metrics": "harness.llm_recommender",
     "TrainingExample": "harness.llm_recommender",
     "Window": "harness.llm_recommender",
     "check_model_name": "harness.llm_recommender",
@@ -61,11 +67,13 @@ _EXPORTS = {
 __all__ = [
     "Capabilities",
     "Catalog",
+    "ChosenSummarizer",
     "Dataset",
     "DatasetContext",
     "HarnessError",
     "ItemWriter",
     "LLMOptions",
+    "LLMRecommender",
     "LabeledRequest",
     "NESTED",
     "PROMPT_BUDGET_TOKENS",
@@ -79,6 +87,7 @@ __all__ = [
     "SUMMARY_PROMPTS_GENERATED",
     "SUMMARY_TOKENS_GENERATED",
     "Summarizer",
+    "SummaryOptions",
     "TrainData",
     "TrainingExample",
     "Window",
@@ -86,6 +95,7 @@ __all__ = [
     "candidate_metrics",
     "check_model_name",
     "checked_summaries",
+    "current_registry",
     "default_registry",
     "generations_dir",
     "hookimpl",
@@ -93,6 +103,8 @@ __all__ = [
     "numbered",
     "plugin_errors",
     "render_item",
+    "selection_metrics",
+    "summary_sections",
     "write_sequences",
 ]
 
@@ -105,16 +117,19 @@ if TYPE_CHECKING:
     from harness.errors import HarnessError, PluginError, plugin_errors
     from harness.llm_recommender import (
         LLMOptions,
+        LLMRecommender,
         PromptedYesNoRecommender,
+        SummaryOptions,
         TrainingExample,
         Window,
         check_model_name,
         numbered,
+        summary_sections,
     )
     from harness.metrics import candidate_metrics
     from harness.options import NESTED, build_options
     from harness.paths import generations_dir
-    from harness.plugins import default_registry
+    from harness.plugins import current_registry, default_registry
     from harness.recommender import (
         Capabilities,
         LabeledRequest,
@@ -127,6 +142,7 @@ if TYPE_CHECKING:
         SUMMARY_PROMPTS,
         SUMMARY_PROMPTS_GENERATED,
         SUMMARY_TOKENS_GENERATED,
+        ChosenSummarizer,
         Summarizer,
         checked_summaries,
     )

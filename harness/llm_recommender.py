@@ -14,12 +14,13 @@ A third party adds an LLM recommender the same way: subclass
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -27,8 +28,10 @@ from harness import data_parallel
 from harness.costs import PROMPT_TOKENS_PER_REQUEST
 from harness.data.model import Dataset
 from harness.metrics import candidate_metrics
+from harness.options import NESTED
 from harness.paths import runs_dir
 from harness.recommender import Capabilities, Recommender, Request, RunContext, TrainData
+from harness.summarizer import ChosenSummarizer
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +156,8 @@ class LLMOptions:
             "examples_per_user",
             "negatives",
         ):
-            if getattr(self, name) < 1:
+            value = getattr(self, name)
+            if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.recent_items is not None and self.recent_items < 0:
             raise ValueError("recent_items must be at least 0")
@@ -171,6 +175,75 @@ class LLMOptions:
             raise ValueError("loss=listwise needs packing=true")
         if self.loss_on == "full" and (self.packing or self.loss != "pointwise"):
             raise ValueError("loss_on=full needs packing=false and loss=pointwise")
+
+
+@dataclass(frozen=True)
+class SummaryOptions(LLMOptions):
+    """LLM options plus a summarizer chosen by name: what a summary-reading prompt needs."""
+
+    summarizer: str = field(
+        default="none",
+        metadata={"help": "none, hierarchical, recurrent or any registered summarizer"},
+    )
+    summarizer_options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "the chosen summarizer's own options (see `harness plugins -v`)",
+            NESTED: "summarizer",
+        },
+    )
+    block_size: int = field(default=5, metadata={"help": "items per summarized block (B)"})
+    summary_tokens: int = field(default=64, metadata={"help": "max new tokens per summary"})
+    summary_batch_size: int = field(
+        default=64,
+        metadata={"help": "prompts per generation batch (larger is faster, more memory)"},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.summarizer == "none" and self.summarizer_options:
+            raise ValueError("summarizer=none takes no summarizer.KEY options")
+
+    def chosen_summarizer(self, registry=None) -> ChosenSummarizer | None:
+        """The summarizer these options name (None for ``none``), with the settings above
+        offered to it where it declares them, from the run's registry."""
+        if self.summarizer == "none":
+            return None
+        inherited = {
+            "model": self.model,
+            "block_size": self.block_size,
+            "max_new_tokens": self.summary_tokens,
+            "batch_size": self.summary_batch_size,
+        }
+        return ChosenSummarizer(self.summarizer, dict(self.summarizer_options), inherited, registry)
+
+
+def summary_sections(
+    windows: Sequence[Window],
+    dataset: Dataset,
+    context: RunContext,
+    chosen: ChosenSummarizer | None,
+    recent: int | None,
+) -> list[list[tuple[str, str]]]:
+    """LLM-TRSR's user sections per window: [Preference Summary] and the ``recent`` newest
+    items ([Recent Items] alone without a summarizer, its ``summarizer=none`` ablation).
+
+    Any recommender that puts a summary in its prompt (a yes/no or a
+    listwise head) calls this, so the user section is the same whatever the head.
+    """
+    recent_lines = [
+        numbered(dataset.catalog.texts(w.history[-recent:])) if recent and len(w.history) else ""
+        for w in windows
+    ]
+    if chosen is None:
+        return [[("Recent Items", lines or "(none)")] for lines in recent_lines]
+    out = []
+    for summary, lines in zip(chosen.summaries(windows, dataset, context), recent_lines):
+        parts = [("Preference Summary", summary)]
+        if recent:
+            parts.append(("Recent Items", lines or "(none)"))
+        out.append(parts)
+    return out
 
 
 def check_model_name(model: str | None) -> None:
@@ -202,11 +275,27 @@ def numbered(lines: Sequence[str]) -> str:
     return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, start=1))
 
 
-class PromptedYesNoRecommender(Recommender):
-    """Base class: subclasses say what goes before ``[Candidate Item]``."""
+def selection_metrics(scores: np.ndarray, positives: np.ndarray) -> dict[str, float]:
+    """What a validation pass reports: the mean recall@3 (the checkpoint is selected on it)
+    and NDCG@10 of scores against each request's positive index."""
+    metrics = candidate_metrics(scores, positives)
+    return {key: float(metrics[key].mean()) for key in ("recall@3", "ndcg@10")}
+
+
+class LLMRecommender(Recommender):
+    """Base class of LLM recommenders, whatever their scoring head.
+
+    The pieces every head shares, each usable alone: loading the model
+    (:meth:`load`), the training targets (:meth:`training_examples`, the
+    same targets and negatives for every head), the validation sample
+    (:meth:`valid_sample`), LoRA SFT from the options with its report
+    recorded for the board (:meth:`train`), and a saved adapter
+    (``adapter=FOLDER``). A head says what its prompt holds about the user
+    (:meth:`sections`) and how it scores; :class:`PromptedYesNoRecommender`
+    is the pointwise yes/no head, ``listwise-llm`` a listwise one.
+    """
 
     options: LLMOptions
-    yes, no = "yes", "no"  # the answers after the chat template's assistant header
     # float32 matrix products may round differently with another thread count or CPU,
     # and a trained row carries such differences through every step
     reproducible_within = 0.01
@@ -220,53 +309,19 @@ class PromptedYesNoRecommender(Recommender):
 
     def capabilities(self) -> Capabilities:
         """A zero-shot or loaded-adapter row is the untrained point of its family's curve."""
-        trained = not (self.options.zero_shot or self.options.adapter)
-        return Capabilities(trained=trained, prompts=True)
-
-    # --- what subclasses provide ---------------------------------------------------------
+        return Capabilities(trained=not (self.options.zero_shot or self.options.adapter))
 
     def sections(
         self, windows: Sequence[Window], dataset: Dataset, context: RunContext
     ) -> list[list[tuple[str, str]]]:
-        """Per window, the titled prompt sections before the candidate.
+        """Per window, the titled prompt sections about the user (history, summary).
 
         A window is a request or a training example: its ``history``, where
         that history starts in the user's sequence (``offset``) and its
         ``candidates`` (passed so that a prompt budget can account for the
-        longest candidate text).
+        candidate texts).
         """
         raise TypeError("subclasses define sections()")
-
-    # --- prompts --------------------------------------------------------------------------
-
-    def prefix_and_suffix(self, sections: list[tuple[str, str]], domain: str) -> tuple[str, str]:
-        """Render the chat prompt once, split where the candidate's text goes."""
-        from harness.llm import chat_prompt
-
-        body = [INSTRUCTIONS.get(domain, GENERIC_INSTRUCTION)]
-        body += [f"[{title}]\n{text}" for title, text in sections]
-        body.append(f"[Candidate Item]\n{_CANDIDATE}")
-        rendered = chat_prompt(self.lm.tokenizer, "\n".join(body))
-        prefix, suffix = rendered.split(_CANDIDATE)
-        return prefix, suffix
-
-    def scoring_requests(self, windows: Sequence[Window], dataset: Dataset, context: RunContext):
-        """One shared-prefix scoring request per window: its prompt up to the candidate, and
-        per candidate the candidate's text and the rest of the prompt."""
-        from harness.llm import ScoringRequest
-
-        catalog = dataset.catalog
-        out = []
-        for parts, window in zip(self.sections(windows, dataset, context), windows):
-            prefix, suffix = self.prefix_and_suffix(parts, dataset.domain)
-            texts = tuple(catalog.text(c) + suffix for c in window.candidates)
-            out.append(ScoringRequest(prefix, texts))
-        return out
-
-    def requests_for(self, requests: Sequence[Request], dataset: Dataset, context: RunContext):
-        return self.scoring_requests(requests, dataset, context)
-
-    # --- training and scoring -------------------------------------------------------------
 
     def load(self, context: RunContext) -> None:
         """Load the model (once per process; later calls reuse it)."""
@@ -303,33 +358,30 @@ class PromptedYesNoRecommender(Recommender):
         self.sections(windows[here.rank :: here.size], dataset, context)
         data_parallel.barrier(here)
 
-    def fit(self, data: TrainData, context: RunContext) -> None:
-        self.load(context)
-        self.dataset = data.dataset
-        if self.options.adapter:
-            self._load_adapter(self.options.adapter)
-            return
-        if self.options.zero_shot:
-            return
-        from harness.llm.packing import PromptGroup
-        from harness.llm.sft import SFTSettings, train_lora
+    def scoring_resume(self, context: RunContext):
+        """Where a scoring pass keeps its finished batches so a killed row resumes them
+        (:class:`harness.llm.ScoredBatches`; None outside ``harness evaluate``). Under
+        data parallel each rank scores its own shard, so each keeps its own folder."""
+        if context.work_dir is None:
+            return None
+        from harness.llm.resume import ScoredBatches
 
-        examples = self.training_examples(data, context.seed)
-        valid = self.valid_sample(data.valid, context.seed)
-        self._share_prompt_building([*examples, *valid], data.dataset, context)
-        requests = self.scoring_requests(examples, data.dataset, context)
-        groups = [
-            PromptGroup(r.prefix, r.continuations, e.labels) for r, e in zip(requests, examples)
-        ]
-        valid_requests = self.requests_for(valid, data.dataset, context)
-        positives = np.array([r.positive_index for r in valid])
+        here = data_parallel.world()
+        folder = f"scored-rank{here.rank}" if here.parallel else "scored"
+        return ScoredBatches(context.work_dir / folder)
 
-        def validate(model) -> dict[str, float]:
-            scores = np.stack(self._score(valid_requests, model, progress=False))
-            metrics = candidate_metrics(scores, positives)
-            return {key: float(metrics[key].mean()) for key in ("recall@3", "ndcg@10")}
+    def _load_adapter(self, folder: str) -> None:
+        from peft import PeftModel
 
-        settings = SFTSettings(
+        from harness.llm.sft import fresh_model
+
+        self.model = PeftModel.from_pretrained(fresh_model(self.lm), folder).eval()
+
+    def sft_settings(self, seed: int, loss: str | None = None):
+        """The LoRA SFT settings the options give (``loss`` overrides the option's)."""
+        from harness.llm.sft import SFTSettings
+
+        return SFTSettings(
             epochs=self.options.epochs,
             lr=self.options.lr,
             batch_size=self.options.batch_size,
@@ -338,23 +390,40 @@ class PromptedYesNoRecommender(Recommender):
             lora_alpha=self.options.lora_alpha,
             lora_dropout=self.options.lora_dropout,
             loss_on=self.options.loss_on,
-            loss=self.options.loss,
+            loss=loss or self.options.loss,
             packing=self.options.packing,
             schedule=self.options.schedule,
             warmup=self.options.warmup,
             gradient_checkpointing=self.options.gradient_checkpointing,
-            seed=context.seed,
+            seed=seed,
         )
+
+    def train(
+        self,
+        examples: Sequence,
+        answers: Sequence[str],
+        validate,
+        context: RunContext,
+        loss: str | None = None,
+    ) -> None:
+        """LoRA SFT on ``examples`` (prompt groups or choice prompts) with these answer words;
+        the trained model and its report are kept, the report recorded for the board.
+
+        ``validate(model)`` (or None) returns :func:`selection_metrics` for an
+        epoch's adapter; the epoch with the best recall@3 is kept.
+        """
+        from harness.llm.sft import train_lora
+
         run_dir = context.run_dir or runs_dir(context.cache_dir)
         self.model, self.report = train_lora(
             self.lm,
-            groups,
-            settings,
+            examples,
+            self.sft_settings(context.seed, loss),
             run_dir,
-            validate=validate if valid_requests else None,
+            validate=validate,
             progress=context.progress,
             checkpoint_dir=context.work_dir / "trainer" if context.work_dir else None,
-            answers=(self.yes, self.no),
+            answers=tuple(answers),
         )
         for key, value in self.report.summary().items():
             if value is not None:
@@ -367,20 +436,17 @@ class PromptedYesNoRecommender(Recommender):
             }
         )
 
-    def _load_adapter(self, folder: str) -> None:
-        from peft import PeftModel
-
-        from harness.llm.sft import fresh_model
-
-        self.model = PeftModel.from_pretrained(fresh_model(self.lm), folder).eval()
-
-    def training_examples(self, data: TrainData, seed: int) -> list[TrainingExample]:
+    def training_examples(
+        self, data: TrainData, seed: int, negatives: int | None = None
+    ) -> list[TrainingExample]:
         """Up to ``examples_per_user`` targets per sampled training sequence, newest first.
 
         Each target gets the history window before it (at most the split's
-        history length) and ``negatives`` items drawn from outside the user's
-        whole sequence, so a "no" is never the user's own held-out item.
+        history length) and ``negatives`` items (the option, unless given)
+        drawn from outside the user's whole sequence, so a "no" is never the
+        user's own held-out item.
         """
+        negatives = self.options.negatives if negatives is None else negatives
         usable = [i for i, s in enumerate(data.train) if len(s) >= 2]
         usable = nested_sample(usable, self.options.train_sequences, [seed, 3])
         examples = []
@@ -392,13 +458,13 @@ class PromptedYesNoRecommender(Recommender):
             first = max(1, len(seq) - self.options.examples_per_user)
             for position in range(len(seq) - 1, first - 1, -1):
                 start = max(0, position - data.history_length)
-                negatives = data.sample_negatives(index, self.options.negatives, rng)
+                drawn = data.sample_negatives(index, negatives, rng)
                 examples.append(
                     TrainingExample(
                         history=seq[start:position],
                         offset=start,
-                        candidates=(int(seq[position]), *negatives),
-                        labels=(True,) + (False,) * len(negatives),
+                        candidates=(int(seq[position]), *drawn),
+                        labels=(True,) + (False,) * len(drawn),
                     )
                 )
         return examples
@@ -414,6 +480,72 @@ class PromptedYesNoRecommender(Recommender):
         if self.options.epochs == 1 or self.options.valid_requests == 0:
             return []
         return nested_sample(list(valid), self.options.valid_requests, [seed, 4])
+
+
+class PromptedYesNoRecommender(LLMRecommender):
+    """The pointwise yes/no head: subclasses say what goes before ``[Candidate Item]``."""
+
+    yes, no = "yes", "no"  # the answers after the chat template's assistant header
+
+    def capabilities(self) -> Capabilities:
+        return dataclasses.replace(super().capabilities(), prompts=True)
+
+    # --- prompts --------------------------------------------------------------------------
+
+    def prefix_and_suffix(self, sections: list[tuple[str, str]], domain: str) -> tuple[str, str]:
+        """Render the chat prompt once, split where the candidate's text goes."""
+        from harness.llm import chat_prompt
+
+        body = [INSTRUCTIONS.get(domain, GENERIC_INSTRUCTION)]
+        body += [f"[{title}]\n{text}" for title, text in sections]
+        body.append(f"[Candidate Item]\n{_CANDIDATE}")
+        rendered = chat_prompt(self.lm.tokenizer, "\n".join(body))
+        prefix, suffix = rendered.split(_CANDIDATE)
+        return prefix, suffix
+
+    def scoring_requests(self, windows: Sequence[Window], dataset: Dataset, context: RunContext):
+        """One shared-prefix scoring request per window: its prompt up to the candidate, and
+        per candidate the candidate's text and the rest of the prompt."""
+        from harness.llm import ScoringRequest
+
+        catalog = dataset.catalog
+        out = []
+        for parts, window in zip(self.sections(windows, dataset, context), windows):
+            prefix, suffix = self.prefix_and_suffix(parts, dataset.domain)
+            texts = tuple(catalog.text(c) + suffix for c in window.candidates)
+            out.append(ScoringRequest(prefix, texts))
+        return out
+
+    def requests_for(self, requests: Sequence[Request], dataset: Dataset, context: RunContext):
+        return self.scoring_requests(requests, dataset, context)
+
+    # --- training and scoring -------------------------------------------------------------
+
+    def fit(self, data: TrainData, context: RunContext) -> None:
+        self.load(context)
+        self.dataset = data.dataset
+        if self.options.adapter:
+            self._load_adapter(self.options.adapter)
+            return
+        if self.options.zero_shot:
+            return
+        from harness.llm import PromptGroup
+
+        examples = self.training_examples(data, context.seed)
+        valid = self.valid_sample(data.valid, context.seed)
+        self._share_prompt_building([*examples, *valid], data.dataset, context)
+        requests = self.scoring_requests(examples, data.dataset, context)
+        groups = [
+            PromptGroup(r.prefix, r.continuations, e.labels) for r, e in zip(requests, examples)
+        ]
+        valid_requests = self.requests_for(valid, data.dataset, context)
+        positives = np.array([r.positive_index for r in valid])
+
+        def validate(model) -> dict[str, float]:
+            scores = np.stack(self._score(valid_requests, model, progress=False))
+            return selection_metrics(scores, positives)
+
+        self.train(groups, (self.yes, self.no), validate if valid_requests else None, context)
 
     def _score(self, requests, model, progress: bool, resume=None) -> list[np.ndarray]:
         from harness.llm import score_yes_no
@@ -436,12 +568,5 @@ class PromptedYesNoRecommender(Recommender):
         # one "request" to the LLM is one (history, candidate) prompt
         lengths = count_tokens(self.lm, [s.prefix + c for s in scoring for c in s.continuations])
         context.record_cost(PROMPT_TOKENS_PER_REQUEST, float(np.mean(lengths)))
-        resume = None
-        if context.work_dir is not None:
-            from harness.llm.resume import ScoredBatches
-
-            here = data_parallel.world()
-            # each rank scores its own shard of the requests, so each keeps its own batches
-            folder = f"scored-rank{here.rank}" if here.parallel else "scored"
-            resume = ScoredBatches(context.work_dir / folder)
+        resume = self.scoring_resume(context)
         return np.stack(self._score(scoring, self.model, context.progress, resume))

@@ -7,10 +7,12 @@ name is its module path, an entry point's name is the entry point's name).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import importlib.metadata
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -135,3 +137,28 @@ def collect(pm: pluggy.PluginManager) -> Registry:
 def default_registry() -> Registry:
     """The registry of the current process (plugins are loaded once)."""
     return collect(get_plugin_manager())
+
+
+_RUN_REGISTRY: contextvars.ContextVar[Registry | None] = contextvars.ContextVar(
+    "harness_run_registry", default=None
+)
+
+
+def current_registry() -> Registry:
+    """The registry of the run being prepared, else the process's.
+
+    A component that resolves another by name (a recommender's summarizer)
+    asks here, so a run built from its own registry (a test's, an embedding
+    program's) finds its nested components there, not in the global one.
+    """
+    return _RUN_REGISTRY.get() or default_registry()
+
+
+@contextlib.contextmanager
+def using_registry(registry: Registry) -> Iterator[Registry]:
+    """Make ``registry`` the :func:`current_registry` while components are built."""
+    token = _RUN_REGISTRY.set(registry)
+    try:
+        yield registry
+    finally:
+        _RUN_REGISTRY.reset(token)

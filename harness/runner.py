@@ -42,7 +42,7 @@ from harness.metrics import (
 )
 from harness.options import build_options, options_dict
 from harness.paths import cache_root, splits_dir
-from harness.plugins import Registry, default_registry
+from harness.plugins import Registry, default_registry, using_registry
 from harness.provenance import library_versions, provenance
 from harness.recommender import Capabilities, RunContext
 from harness.splits import Split, build_split, read_split, split_key, write_split
@@ -93,7 +93,8 @@ def prepare_runs(runs: list[RunSpec], registry: Registry) -> list[PreparedRun]:
     for spec in runs:
         reg = registry.get("recommenders", spec.recommender)
         opts = build_options(reg.options, spec.options, f"recommender {spec.recommender!r}")
-        with plugin_errors(f"recommender {spec.recommender!r} ({reg.plugin}) failed to initialise"):
+        failed = f"recommender {spec.recommender!r} ({reg.plugin}) failed to initialise"
+        with plugin_errors(failed), using_registry(registry):
             recommender = reg.factory(opts)
         name = spec.name or getattr(recommender, "row_name", None) or spec.default_name()
         if name in names:

@@ -3,6 +3,8 @@
 No model is loaded: examples are plain data, and summaries come from a scripted generator.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from test_summarizers import Script
@@ -120,6 +122,12 @@ def test_option_checks():
         LLMOptions(warmup=1.5)
 
 
+@dataclass
+class Window:
+    history: np.ndarray
+    offset: int
+
+
 class FakeCatalog:
     def texts(self, items):
         return [f"item{int(i)}" for i in items]
@@ -137,15 +145,15 @@ class FakeDataset:
 def test_windows_one_item_apart_share_their_full_blocks(tmp_path, summarizer, new_prompts):
     """Two targets of one user one item apart: only the newest partial block and the
     merge (hierarchical) or the last update (recurrent) are generated for the second."""
-    rec = LLMTRSR(TRSROptions(block_size=5))
+    chosen = LLMTRSR(TRSROptions(block_size=5)).chosen
     cached = CachedGenerator(Script(), tmp_path / "g.sqlite", model="script", settings={})
-    rec._summarizer = summarizer(SummarizerOptions(block_size=5), generator=cached)
+    chosen._instance = summarizer(SummarizerOptions(block_size=5), generator=cached)
     context = RunContext(progress=False, cache_dir=tmp_path)
     sequence = np.arange(100, 140)
-    first = rec.summaries([sequence[8:33]], [8], FakeDataset(), context)
+    first = chosen.summaries([Window(sequence[8:33], 8)], FakeDataset(), context)
     generated = cached.generated
     assert generated >= 5
-    rec.summaries([sequence[9:34]], [9], FakeDataset(), context)
+    chosen.summaries([Window(sequence[9:34], 9)], FakeDataset(), context)
     # at most the partial block and the merge (the scripted merge can repeat itself)
     assert 1 <= cached.generated - generated <= new_prompts
     assert all("item133" in prompt or "Combine" in prompt for prompt in cached._generate.calls[-1])

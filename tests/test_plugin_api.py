@@ -75,6 +75,10 @@ def test_summarize_and_check_plugin_take_a_third_party_summarizer(
 def test_experiment_file_takes_a_nested_summarizer_table(
     plugin_path, tiny_model_dir, tmp_path, monkeypatch
 ):
+    """The nested summarizer resolves through the run's registry: the process's own one
+    (built before the plugin was on the path) does not know it."""
+    default_registry.cache_clear()
+    assert "last-lines" not in default_registry().names("summarizers")
     monkeypatch.syspath_prepend(str(plugin_path))
     experiment_file = tmp_path / "exp.toml"
     experiment_file.write_text(
@@ -85,9 +89,9 @@ def test_experiment_file_takes_a_nested_summarizer_table(
     from harness.experiment import load_experiment
 
     experiment = load_experiment(experiment_file)
-    default_registry.cache_clear()  # LLM-TRSR looks its summarizer up in the process registry
     try:
-        results = evaluate(experiment, tmp_path / "out", progress=False)
+        registry = collect(get_plugin_manager())
+        results = evaluate(experiment, tmp_path / "out", registry=registry, progress=False)
     finally:
         default_registry.cache_clear()
     options = results["runs"][0]["options"]

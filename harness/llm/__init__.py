@@ -21,6 +21,11 @@ _EXPORTS = {
     "clear_loaded_models": "harness.llm.loading",
     "load_model": "harness.llm.loading",
     "load_tokenizer": "harness.llm.loading",
+    "ChoiceExample": "harness.llm.packing",
+    "PromptGroup": "harness.llm.packing",
+    "SFTSettings": "harness.llm.sft",
+    "TrainingReport": "harness.llm.sft",
+    "train_lora": "harness.llm.sft",
     "ScoringRequest": "harness.llm.scoring",
     "score_choices": "harness.llm.scoring",
     "score_yes_no": "harness.llm.scoring",
@@ -34,6 +39,11 @@ _EXPORTS = {
 
 __all__ = [
     "EMBEDDED_MODEL",
+    "ChoiceExample",
+    "PromptGroup",
+    "SFTSettings",
+    "TrainingReport",
+    "train_lora",
     "CachedGenerator",
     "Generator",
     "AnswerTokenError",
@@ -57,7 +67,9 @@ if TYPE_CHECKING:
     from harness.llm.generation import generate
     from harness.llm.generation_cache import CachedGenerator, Generator
     from harness.llm.loading import LoadedModel, clear_loaded_models, load_model, load_tokenizer
+    from harness.llm.packing import ChoiceExample, PromptGroup
     from harness.llm.scoring import ScoringRequest, score_choices, score_yes_no, yes_probability
+    from harness.llm.sft import SFTSettings, TrainingReport, train_lora
     from harness.llm.tokens import (
         AnswerTokenError,
         answer_token_ids,

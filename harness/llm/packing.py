@@ -12,6 +12,10 @@ Unpacked rows (``packed=False``) are the same structure with one tail per row,
 so the packed and the one-prompt-per-example paths share every line of the
 model call and the loss.
 
+An N-way choice example (:class:`ChoiceExample`, a listwise prompt whose
+answer is one of N label tokens) is a row with one one-token tail: the
+prompt's last token, where the scorer reads the label logits.
+
 The split between prefix and tails is taken from the tokens of each full
 prompt, as in :mod:`harness.llm.scoring`, so training sees the very tokens
 the scorer sees.
@@ -30,7 +34,7 @@ from harness.llm.scoring import Backbone
 from harness.llm.tokens import encode
 
 IGNORE = -100
-Loss = Literal["pointwise", "listwise"]
+Loss = Literal["pointwise", "listwise", "choice"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,40 @@ class PromptGroup:
             raise ValueError("a prompt group needs one label per continuation")
         if not self.continuations:
             raise ValueError("a prompt group needs at least one continuation")
+
+
+@dataclass(frozen=True)
+class ChoiceExample:
+    """One prompt ending where a label is answered, and the index of the right label."""
+
+    prompt: str
+    answer: int
+
+
+def tokenize_choices(
+    tokenizer, examples: Sequence[ChoiceExample], label_ids: Sequence[int]
+) -> list[dict]:
+    """Token rows for N-way choice: the whole prompt, its last token as the one tail.
+
+    The prompt is tokenized whole, as :func:`harness.llm.score_choices`
+    tokenizes a request with one empty continuation, so the answer position
+    and every token before it are the scorer's.
+    """
+    rows = []
+    for example, ids in zip(examples, encode(tokenizer, [e.prompt for e in examples])):
+        if not 0 <= example.answer < len(label_ids):
+            raise ValueError(f"answer {example.answer} is not one of {len(label_ids)} labels")
+        if not ids:
+            raise ValueError("a training prompt is empty")
+        rows.append(
+            {
+                "prefix": ids[:-1],
+                "tails": [ids[-1:]],
+                "answers": [label_ids[example.answer]],
+                "labels": [True],
+            }
+        )
+    return rows
 
 
 def tokenize_groups(
@@ -164,20 +202,24 @@ def packed_loss(
     model: torch.nn.Module,
     inputs: dict[str, torch.Tensor],
     loss: Loss = "pointwise",
-    yes_no: tuple[int, int] | None = None,
+    answer_ids: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """The training loss of a collated batch.
 
     ``pointwise`` (the paper's): cross entropy of each tail's answer token over
     the vocabulary, averaged over tails. ``listwise``: per group, a softmax
     over the tails' yes-vs-no log-odds (the quantity P(yes) ranks by), and the
-    negative log-probability of the positive tails, averaged over groups.
+    negative log-probability of the positive tails, averaged over groups
+    (``answer_ids``: the yes and no token ids). ``choice``: cross entropy over
+    the logits of the N label tokens ``answer_ids`` at each tail's answer
+    position (the quantity a listwise row ranks by), the right label's token
+    being the tail's answer.
     With ``labels`` in ``inputs`` (full-text ablation), the causal LM loss
     over every real token. Only the answer positions go through the output
     head, so no vocabulary-wide logits are kept for the whole row.
     """
     if isinstance(model, torch.nn.parallel.DistributedDataParallel):
-        return _ddp_packed_loss(model, inputs, loss, yes_no)
+        return _ddp_packed_loss(model, inputs, loss, answer_ids)
     backbone = Backbone(model)
     hidden = backbone.decoder(
         input_ids=inputs["input_ids"],
@@ -190,7 +232,10 @@ def packed_loss(
     at_answers = hidden[inputs["answer_rows"], inputs["answer_cols"]]
     if loss == "pointwise":
         return _pointwise(backbone.head(at_answers), inputs)
-    pair = backbone.answer_logits(at_answers, _needed(yes_no))
+    ids = _needed(answer_ids, loss)
+    if loss == "choice":
+        return _choice(backbone.answer_logits(at_answers, ids), inputs, ids)
+    pair = backbone.answer_logits(at_answers, ids)
     return _listwise(pair[:, 0] - pair[:, 1], inputs)
 
 
@@ -206,10 +251,21 @@ def _pointwise(answer_logits: torch.Tensor, inputs: dict[str, torch.Tensor]) -> 
     return torch.nn.functional.cross_entropy(answer_logits.float(), inputs["answer_ids"])
 
 
-def _needed(yes_no: tuple[int, int] | None) -> tuple[int, int]:
-    if yes_no is None:
-        raise ValueError("the listwise loss needs the yes/no token ids")
-    return yes_no
+def _needed(answer_ids: Sequence[int] | None, loss: Loss) -> tuple[int, ...]:
+    if answer_ids is None:
+        raise ValueError(f"the {loss} loss needs its answer token ids")
+    if loss == "listwise" and len(answer_ids) != 2:
+        raise ValueError("the listwise loss needs two answer token ids: yes and no")
+    return tuple(answer_ids)
+
+
+def _choice(
+    label_logits: torch.Tensor, inputs: dict[str, torch.Tensor], label_ids: Sequence[int]
+) -> torch.Tensor:
+    """Cross entropy over the N label logits; the target is the answer token's label index."""
+    ids = torch.tensor(label_ids, device=label_logits.device)
+    targets = (inputs["answer_ids"].to(ids.device)[:, None] == ids[None, :]).int().argmax(dim=1)
+    return torch.nn.functional.cross_entropy(label_logits.float(), targets)
 
 
 def _listwise(log_odds: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -231,7 +287,7 @@ def _ddp_packed_loss(
     model: torch.nn.Module,
     inputs: dict[str, torch.Tensor],
     loss: Loss,
-    yes_no: tuple[int, int] | None,
+    answer_ids: Sequence[int] | None,
 ) -> torch.Tensor:
     """:func:`packed_loss` through the DDP wrapper's own forward, which DDP needs to
     synchronise gradients: the model's ``logits_to_keep`` keeps the answer positions only."""
@@ -248,5 +304,8 @@ def _ddp_packed_loss(
     at_answers = logits[inputs["answer_rows"], where].float()
     if loss == "pointwise":
         return _pointwise(at_answers, inputs)
-    yes, no = _needed(yes_no)
+    ids = _needed(answer_ids, loss)
+    if loss == "choice":
+        return _choice(at_answers[:, list(ids)], inputs, ids)
+    yes, no = ids
     return _listwise(at_answers[:, yes] - at_answers[:, no], inputs)

@@ -1,7 +1,11 @@
-"""LoRA supervised fine-tuning on yes/no prompt groups with peft and the HF Trainer.
+"""LoRA supervised fine-tuning on answer tokens with peft and the HF Trainer.
 
-Training rows are shared-prefix packed (:mod:`harness.llm.packing`): a
-prompt prefix once, then its candidate tails. The schedule warms up and then
+The caller gives the answers and the targets: yes/no prompt groups
+(:class:`~harness.llm.packing.PromptGroup`, the pointwise and listwise
+losses) or N-way choice prompts (:class:`~harness.llm.packing.ChoiceExample`
+with N label words, the ``choice`` loss). Training rows are shared-prefix
+packed (:mod:`harness.llm.packing`): a prompt prefix once, then its
+candidate tails. The schedule warms up and then
 decays; every step's loss, learning rate and examples seen go to a training
 log, and the run's summary (first, last and final loss against the label
 prior's loss, tokens per second) comes back as a :class:`TrainingReport`, so
@@ -17,6 +21,7 @@ import logging
 import math
 import os
 import statistics
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +36,13 @@ from harness.errors import HarnessError
 from harness.faults import kill_point
 from harness.llm.loading import LoadedModel
 from harness.llm.packing import (
+    ChoiceExample,
     Loss,
     PackedCollator,
     PromptGroup,
     packed_loss,
     row_tokens,
+    tokenize_choices,
     tokenize_groups,
 )
 from harness.llm.resume import last_complete_checkpoint
@@ -71,6 +78,8 @@ class SFTSettings:
     def __post_init__(self):
         if self.loss == "listwise" and not self.packing:
             raise ValueError("loss=listwise needs packing (the tails of a prefix share a row)")
+        if self.loss == "choice" and self.loss_on != "answer":
+            raise ValueError("loss=choice takes its loss on the label (loss_on=answer)")
         if self.loss_on == "full" and (self.packing or self.loss != "pointwise"):
             raise ValueError("loss_on=full needs packing=false and loss=pointwise")
         if not 0 <= self.warmup < 1:
@@ -84,8 +93,9 @@ class TrainingReport:
     ``final_loss`` is the mean loss over the last tenth of the steps;
     ``prior_loss`` is the loss of predicting the label prior alone (the
     binary entropy of the positive rate for the pointwise loss, ln of the
-    group size for the listwise one). A final loss not below it means the row
-    learned nothing beyond how often the answer is "yes".
+    group size for the listwise one, the entropy of the right labels'
+    frequencies for the choice loss). A final loss not below it means the row
+    learned nothing beyond how often each answer is right.
     """
 
     steps: int
@@ -99,7 +109,7 @@ class TrainingReport:
     prior_loss: float
     log: list[dict]
     validation: list[dict]
-    answer_tokens: tuple[int, int] | None = None  # the token ids the loss was taken on
+    answer_tokens: tuple[int, ...] | None = None  # the token ids the loss was taken on
 
     @property
     def learned(self) -> bool:
@@ -125,6 +135,10 @@ def prior_loss(rows: Sequence[dict], loss: Loss) -> float:
     """The loss of a model that knows only the label prior (see :class:`TrainingReport`)."""
     if loss == "listwise":
         return sum(math.log(len(r["tails"])) for r in rows) / len(rows)
+    if loss == "choice":
+        counts = Counter(answer for r in rows for answer in r["answers"])
+        total = sum(counts.values())
+        return -sum(n / total * math.log(n / total) for n in counts.values())
     labels = [label for r in rows for label in r["labels"]]
     p = sum(labels) / len(labels)
     if p in (0.0, 1.0):
@@ -203,20 +217,22 @@ def _per_process_batch(batch_size: int) -> int:
 
 def train_lora(
     lm: LoadedModel,
-    groups: Sequence[PromptGroup],
+    groups: Sequence[PromptGroup] | Sequence[ChoiceExample],
     settings: SFTSettings,
     output_dir: Path,
     validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
     progress: bool = True,
     checkpoint_dir: Path | None = None,
     checkpoint_steps: int | None = None,
-    answers: tuple[str, str] = ("yes", "no"),
+    answers: Sequence[str] = ("yes", "no"),
 ) -> tuple[torch.nn.Module, TrainingReport]:
     """Fine-tune LoRA adapters; keep the epoch with the best validation ``recall@3``.
 
-    ``answers`` are the positive and negative answer words, each one token:
-    the caller scores with the same words, so training and scoring read the
-    same two logits (the report records their token ids).
+    ``answers`` are the answer words, each one token: the positive and the
+    negative word for yes/no prompt groups, the N labels for choice examples
+    (``settings.loss == "choice"``, each example's ``answer`` indexing them).
+    The caller scores with the same words, so training and scoring read the
+    same logits (the report records their token ids).
 
     Returns the peft model (best adapter loaded) and the training report; the
     best adapter is saved in ``output_dir / "adapter"`` and the per-step log in
@@ -232,7 +248,7 @@ def train_lora(
     from peft.utils import get_peft_model_state_dict
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from harness.llm.tokens import answer_token_ids
+    from harness.llm.tokens import label_token_ids
 
     if not groups:
         raise ValueError("no training examples")
@@ -246,8 +262,15 @@ def train_lora(
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(base, config)
-    yes_no = answer_token_ids(lm.tokenizer, *answers)
-    rows = tokenize_groups(lm.tokenizer, groups, yes_no, packed=settings.packing)
+    answer_ids = label_token_ids(lm.tokenizer, answers)
+    if settings.loss == "choice":
+        if not all(isinstance(g, ChoiceExample) for g in groups):
+            raise TypeError("loss=choice trains on ChoiceExample prompts")
+        rows = tokenize_choices(lm.tokenizer, groups, answer_ids)
+    else:
+        if len(answer_ids) != 2 or not all(isinstance(g, PromptGroup) for g in groups):
+            raise TypeError(f"loss={settings.loss} trains on PromptGroups with two answers")
+        rows = tokenize_groups(lm.tokenizer, groups, answer_ids, packed=settings.packing)
     examples = sum(len(r["tails"]) for r in rows)
     pad_id = lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id or 0
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -387,7 +410,7 @@ def train_lora(
 
     class PackedTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
-            loss = packed_loss(model, inputs, settings.loss, yes_no)
+            loss = packed_loss(model, inputs, settings.loss, answer_ids)
             return (loss, None) if return_outputs else loss
 
     trainer = PackedTrainer(
@@ -420,7 +443,7 @@ def train_lora(
         prior_loss=prior_loss(rows, settings.loss),
         log=step_log,
         validation=validation,
-        answer_tokens=yes_no,
+        answer_tokens=answer_ids,
     )
     if finished is not None and writer:
         save_file(get_peft_model_state_dict(model), finished / ADAPTER_FILE)
@@ -440,7 +463,7 @@ def _finish(
     if not report.learned:
         log.warning(
             "final training loss %.4f is not below the label prior's %.4f: the row learned "
-            "nothing beyond how often the answer is yes",
+            "nothing beyond how often each answer is right",
             report.final_loss or math.nan,
             report.prior_loss,
         )
