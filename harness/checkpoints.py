@@ -98,6 +98,7 @@ def save(cache_dir: Path, key: str, outcome: dict[str, Any], run_dir: Path) -> P
             "training": outcome["training"],
             "has_full": outcome["full"] is not None,
             "full_ranking_excludes": FULL_RANKING_EXCLUDES,
+            "computed_at": outcome.get("computed_at"),
         }
         kill_point("row-checkpoint")
         (tmp / MANIFEST).write_text(json.dumps(manifest))  # written last: the row is complete
@@ -133,4 +134,6 @@ def load(cache_dir: Path, key: str, run_dir: Path) -> dict[str, Any] | None:
         "full": full if manifest["has_full"] else None,
         "costs": manifest["costs"],
         "training": manifest["training"],
+        # the commit the row was computed at (None: saved before this was recorded)
+        "computed_at": manifest.get("computed_at"),
     }

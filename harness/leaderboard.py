@@ -175,10 +175,12 @@ def render_leaderboard(results: dict[str, Any]) -> str:
             "",
             "final loss: mean training loss over the last tenth of the steps ± its standard "
             "error over those steps; ⚠: final loss not below the label prior's loss (the loss "
-            "of predicting only how often the answer is yes). The mark reads the loss alone; "
+            "of predicting only how often each answer is right: yes, or a list slot's letter). "
+            "The mark reads the loss alone; "
             "whether the row ranks above chance is the vs-chance columns' question.",
         ]
     lines += position_lines(runs)
+    lines += checkpoint_lines(runs)
     lines += pairs_table(results)
     lines += budget_table(runs)
     lines += curve_table(results)
@@ -211,6 +213,26 @@ def position_lines(runs: list[dict[str, Any]]) -> list[str]:
         "flags: " + "; ".join(flagged) + "." if flagged else "finds no row that favours a slot."
     )
     return ["", head + verdict]
+
+
+def checkpoint_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """Rows read back from their row checkpoints, with the commit each was computed at."""
+    reused = [r for r in runs if r.get("from_checkpoint")]
+    if not reused:
+        return []
+
+    def where(run: dict[str, Any]) -> str:
+        commit = run.get("computed_at")
+        if not commit:
+            return "computed before rows recorded their commit"
+        return f"computed at {commit['sha'][:7]}" + (" (dirty tree)" if commit["dirty"] else "")
+
+    named = "; ".join(f"{r['name']} ({where(r)})" for r in reused)
+    return [
+        "",
+        "Rows read back from their row checkpoints (keyed by split, options, plugin version "
+        f"and device), not recomputed at this board's commit: {named}.",
+    ]
 
 
 def best_pairs(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

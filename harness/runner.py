@@ -43,7 +43,7 @@ from harness.metrics import (
 from harness.options import build_options, options_dict
 from harness.paths import cache_root, splits_dir
 from harness.plugins import Registry, default_registry, using_registry
-from harness.provenance import library_versions, provenance
+from harness.provenance import git_commit, library_versions, provenance
 from harness.recommender import Capabilities, RunContext
 from harness.splits import Split, build_split, read_split, split_key, write_split
 
@@ -282,6 +282,7 @@ def _run_all(
         declared = getattr(run.recommender, "capabilities", None)  # a plugin may duck-type
         capabilities = dataclasses.asdict(declared() if declared else Capabilities())
         outcome = None if fresh else checkpoints.load(cache_dir, checkpoint, run_dir)
+        from_checkpoint = outcome is not None
         if outcome is not None:
             run.recommender = None
             reused += 1
@@ -300,6 +301,7 @@ def _run_all(
             )
             try:
                 outcome = run_one(run, split, context)
+                outcome["computed_at"] = git_commit()
             except Exception as exc:
                 if fail_fast:
                     raise
@@ -353,6 +355,9 @@ def _run_all(
                 "seed": seed,
                 "device": experiment.device,
                 "reproducible_within": tolerance,
+                # a row read back from its checkpoint keeps the commit it was computed at
+                "from_checkpoint": from_checkpoint,
+                "computed_at": outcome.get("computed_at"),
             }
         )
         if not any(run_dir.iterdir()):

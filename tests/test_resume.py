@@ -22,6 +22,13 @@ def test_reruns_reuse_finished_rows_and_a_changed_option_is_a_new_row(tmp_path, 
     assert "reused 2 of 2 rows" in caplog.text
     assert [r["metrics"] for r in first["runs"]] == [r["metrics"] for r in second["runs"]]
     assert [r["costs"] for r in first["runs"]] == [r["costs"] for r in second["runs"]]
+    # a reused row says so, with the commit it was computed at, on the board too
+    assert [r["from_checkpoint"] for r in first["runs"]] == [False, False]
+    assert [r["from_checkpoint"] for r in second["runs"]] == [True, True]
+    assert [r["computed_at"] for r in second["runs"]] == [r["computed_at"] for r in first["runs"]]
+    board = (tmp_path / "b" / "leaderboard.md").read_text()
+    assert "Rows read back from their row checkpoints" in board
+    assert "Rows read back" not in (tmp_path / "a" / "leaderboard.md").read_text()
     files = [sorted((tmp_path / d / "scores").iterdir()) for d in ("a", "b")]
     assert [f.read_bytes() for f in files[0]] == [f.read_bytes() for f in files[1]]
     caplog.clear()
