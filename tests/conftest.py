@@ -12,7 +12,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_PLUGINS = ("harness-cooccurrence", "harness-last-lines", "harness-jsonl-sessions")
+EXAMPLE_PLUGINS = (
+    "harness-cooccurrence",
+    "harness-last-lines",
+    "harness-jsonl-sessions",
+    "harness-likelihood",
+)
 
 
 def pip_install_target(source: Path, target: Path) -> None:
