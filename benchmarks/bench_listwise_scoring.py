@@ -2,8 +2,10 @@
 prefix), side by side on the same requests at the same history.
 
 Both rows are zero-shot on the embedded model and see the same newest 10
-history items of real ml-100k test requests: ``listwise-llm[history_items=10]``
-against ``truncated-llm[recent_items=10,max_prompt_tokens=4096]``. Each way
+history items of real ml-100k test requests:
+``listwise-llm[recent_items=10,max_prompt_tokens=4096]`` against
+``truncated-llm[recent_items=10,max_prompt_tokens=4096]`` (the budget cuts
+nothing, so both hold the same history lines). Each way
 scores the same requests for the same number of rounds and is timed by its
 fastest round; the ratio is requests per second, listwise over pointwise.
 The prompt tokens each sends are printed too (the token counts bound the
@@ -51,7 +53,7 @@ def fastest(recommender, split, context) -> tuple[float, float]:
 
 
 def test_listwise_against_pointwise_requests_per_second(lm, split, report):
-    listwise = ListwiseLLM(ListwiseOptions(history_items=10))
+    listwise = ListwiseLLM(ListwiseOptions(zero_shot=True, recent_items=10, max_prompt_tokens=4096))
     pointwise = TruncatedLLM(
         TruncatedOptions(zero_shot=True, recent_items=10, max_prompt_tokens=4096)
     )

@@ -29,6 +29,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness.data.embedded",
     "harness_baselines.sanity",
     "harness_baselines.sasrec",
+    "harness_baselines.text_knn",
     "harness.data.mind",
     "harness.data.amazon_m2",
     "harness.data.hf",
