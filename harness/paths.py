@@ -58,3 +58,8 @@ def row_work_dir(cache_dir: Path | str | None = None) -> Path:
 def runs_dir(cache_dir: Path | str | None = None) -> Path:
     """Training output of recommenders run outside ``harness evaluate``."""
     return cache_root(cache_dir) / "runs"
+
+
+def embeddings_dir(cache_dir: Path | str | None = None) -> Path:
+    """Text embeddings, keyed by (model, pooling, text): a catalog is embedded once."""
+    return cache_root(cache_dir) / "embeddings"

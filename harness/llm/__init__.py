@@ -22,6 +22,8 @@ _EXPORTS = {
     "load_model": "harness.llm.loading",
     "load_tokenizer": "harness.llm.loading",
     "ChoiceExample": "harness.llm.packing",
+    "TextEmbedder": "harness.llm.embedding",
+    "embed_texts": "harness.llm.embedding",
     "PromptGroup": "harness.llm.packing",
     "SFTSettings": "harness.llm.sft",
     "TrainingReport": "harness.llm.sft",
@@ -40,6 +42,8 @@ _EXPORTS = {
 __all__ = [
     "EMBEDDED_MODEL",
     "ChoiceExample",
+    "TextEmbedder",
+    "embed_texts",
     "PromptGroup",
     "SFTSettings",
     "TrainingReport",
@@ -64,6 +68,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from harness.llm.embedded import EMBEDDED_MODEL
+    from harness.llm.embedding import TextEmbedder, embed_texts
     from harness.llm.generation import generate
     from harness.llm.generation_cache import CachedGenerator, Generator
     from harness.llm.loading import LoadedModel, clear_loaded_models, load_model, load_tokenizer
