@@ -30,6 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness_baselines.sanity",
     "harness_baselines.sasrec",
     "harness_baselines.text_knn",
+    "harness_baselines.llm_emb",
     "harness.data.mind",
     "harness.data.amazon_m2",
     "harness.data.hf",

@@ -43,6 +43,15 @@ class TextKNNOptions:
             raise ValueError("ngrams must be at least 1")
 
 
+def recency_weights(length: int, recency: float, limit: int | None = None) -> np.ndarray:
+    """Weights of the newest ``min(length, limit)`` history items, oldest first, summing to
+    1: the newest weighs ``1``, the k-th newest ``recency**k`` before normalizing."""
+    if limit is not None:
+        length = min(length, limit)
+    raw = recency ** np.arange(length - 1, -1, -1, dtype=np.float64)
+    return raw / raw.sum() if length else raw
+
+
 class TextKNN(Recommender):
     """TF-IDF cosine between a candidate and the user's recency-weighted history."""
 
@@ -62,11 +71,7 @@ class TextKNN(Recommender):
         context.record_cost("vocabulary", float(len(vectorizer.vocabulary_)))
 
     def weights(self, length: int) -> np.ndarray:
-        """Recency weights of a history of ``length`` items, oldest first, summing to 1."""
-        if self.options.history_items is not None:
-            length = min(length, self.options.history_items)
-        raw = self.options.recency ** np.arange(length - 1, -1, -1, dtype=np.float64)
-        return raw / raw.sum() if length else raw
+        return recency_weights(length, self.options.recency, self.options.history_items)
 
     def profiles(self, requests: Sequence[Request]):
         """Each request's weighted mean history vector, as rows of one sparse matrix."""
