@@ -99,6 +99,7 @@ def save(cache_dir: Path, key: str, outcome: dict[str, Any], run_dir: Path) -> P
             "has_full": outcome["full"] is not None,
             "full_ranking_excludes": FULL_RANKING_EXCLUDES,
             "computed_at": outcome.get("computed_at"),
+            "rerank": outcome.get("rerank"),
         }
         kill_point("row-checkpoint")
         (tmp / MANIFEST).write_text(json.dumps(manifest))  # written last: the row is complete
@@ -136,4 +137,5 @@ def load(cache_dir: Path, key: str, run_dir: Path) -> dict[str, Any] | None:
         "training": manifest["training"],
         # the commit the row was computed at (None: saved before this was recorded)
         "computed_at": manifest.get("computed_at"),
+        "rerank": manifest.get("rerank"),
     }

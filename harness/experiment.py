@@ -37,11 +37,34 @@ else:  # pragma: no cover
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One leaderboard row: a recommender name, its options and an optional row name."""
+    """One leaderboard row: a recommender name, its options and an optional row name.
+
+    ``rerank`` (a recommender spec) and ``rerank_k`` are the harness's own keys,
+    taken out of the options wherever they are written (``NAME[rerank=sasrec]``,
+    ``options = { rerank = "sasrec" }`` or the run's table): the row then
+    reranks that retriever's top ``rerank_k`` of the catalog for its
+    full-ranking metrics (:func:`harness.runner.run_one`).
+    """
 
     recommender: str
     options: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
+    rerank: str | None = None
+    rerank_k: int = 20
+
+    def __post_init__(self) -> None:
+        options = dict(self.options)
+        rerank = options.pop("rerank", self.rerank)
+        k = options.pop("rerank_k", self.rerank_k)
+        try:
+            k = int(k)
+        except (TypeError, ValueError):
+            raise HarnessError(f"rerank_k must be an integer, got {k!r}") from None
+        if k < 1:
+            raise HarnessError(f"rerank_k must be at least 1, got {k}")
+        object.__setattr__(self, "options", options)  # the dataclass is frozen
+        object.__setattr__(self, "rerank", None if rerank is None else str(rerank))
+        object.__setattr__(self, "rerank_k", k)
 
     @classmethod
     def from_spec(cls, spec: str) -> RunSpec:
@@ -66,13 +89,16 @@ class Experiment:
 
 
 _TOP_KEYS = {"dataset", "dataset_options", "data_dir", "split", "runs", "device"}
-_RUN_KEYS = {"recommender", "options", "name", "sweep"}
+_RUN_KEYS = {"recommender", "options", "name", "sweep", "rerank", "rerank_k"}
 
 
 def _expand_sweep(path: Path, number: int, run: dict) -> list[RunSpec]:
     """``sweep = { max_prompt_tokens = [128, 256] }`` makes one run per value (one key)."""
     options = dict(run.get("options", {}))
     sweep = run.get("sweep")
+    for key in ("rerank", "rerank_k"):
+        if key in run:
+            options[key] = run[key]
     if not sweep:
         return [RunSpec(run["recommender"], options, run.get("name"))]
     if not isinstance(sweep, dict) or len(sweep) != 1:
@@ -142,6 +168,9 @@ def experiment_dict(experiment: Experiment) -> dict[str, Any]:
     """The resolved experiment as JSON-ready data (results.json records it)."""
     data = dataclasses.asdict(experiment)
     data["data_dir"] = None if experiment.data_dir is None else str(experiment.data_dir)
+    for run in data["runs"]:  # a run that reranks nothing records no rerank keys
+        if run["rerank"] is None:
+            del run["rerank"], run["rerank_k"]
     return data
 
 
@@ -153,7 +182,13 @@ def experiment_from_dict(data: dict[str, Any]) -> Experiment:
         data_dir=Path(data["data_dir"]) if data.get("data_dir") else None,
         split=SplitConfig(**data["split"]),
         runs=[
-            RunSpec(r["recommender"], dict(r.get("options") or {}), r.get("name"))
+            RunSpec(
+                r["recommender"],
+                dict(r.get("options") or {}),
+                r.get("name"),
+                r.get("rerank"),
+                r.get("rerank_k", 20),
+            )
             for r in data["runs"]
         ],
         device=data.get("device", "auto"),

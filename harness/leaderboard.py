@@ -170,6 +170,7 @@ def render_leaderboard(results: dict[str, Any]) -> str:
                 disable_numparse=True,
             ),
         ]
+        lines += rerank_lines(full_runs)
     if any(r["costs"].get("train_loss_final") is not None for r in runs):
         lines += [
             "",
@@ -213,6 +214,25 @@ def position_lines(runs: list[dict[str, Any]]) -> list[str]:
         "flags: " + "; ".join(flagged) + "." if flagged else "finds no row that favours a slot."
     )
     return ["", head + verdict]
+
+
+def rerank_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """What each reranking row reranked, and the ceiling its retriever set."""
+    reranked = [r for r in runs if r.get("rerank")]
+    if not reranked:
+        return []
+    parts = [
+        f"{r['name']} reorders the top {r['rerank']['k']} of `{r['rerank']['retriever']}` "
+        f"(that retriever's recall@{r['rerank']['k']}: {r['rerank']['retriever_recall_at_k']:.4f}, "
+        "the ceiling of the row's)"
+        for r in reranked
+    ]
+    return [
+        "",
+        "Reranked rows: the retriever ranks the catalog (earlier sequence excluded), the row "
+        "scores its top K as candidates and reorders them; below them the retriever's order "
+        "stands. " + "; ".join(parts) + ".",
+    ]
 
 
 def checkpoint_lines(runs: list[dict[str, Any]]) -> list[str]:

@@ -44,7 +44,7 @@ from harness.options import build_options, options_dict
 from harness.paths import cache_root, splits_dir
 from harness.plugins import Registry, default_registry, using_registry
 from harness.provenance import git_commit, library_versions, provenance
-from harness.recommender import Capabilities, RunContext
+from harness.recommender import Capabilities, Recommender, Request, RunContext
 from harness.splits import Split, build_split, read_split, split_key, write_split
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,31 @@ class PreparedRun:
     plugin: str
     options: Any
     recommender: Any
+    retriever: PreparedRun | None = None  # the row reranks this one's top rerank_k
+
+
+def scores_catalog(recommender: Any) -> bool:
+    """Whether a recommender implements ``score_catalog`` (the base class's returns None)."""
+    method = getattr(type(recommender), "score_catalog", None)
+    return method is not None and method is not Recommender.score_catalog
+
+
+def _prepare_retriever(spec: RunSpec, registry: Registry) -> PreparedRun:
+    """The retriever a row reranks, validated before any row starts."""
+    where = f"rerank={spec.rerank!r}"
+    try:
+        inner = RunSpec.from_spec(spec.rerank)
+        if inner.rerank is not None:
+            raise HarnessError("a retriever cannot itself rerank")
+        retriever = prepare_runs([inner], registry)[0]
+    except HarnessError as exc:
+        raise HarnessError(f"{where}: {exc}") from None
+    if not scores_catalog(retriever.recommender):
+        raise HarnessError(
+            f"{where}: {retriever.name!r} cannot score the whole catalog (no score_catalog); "
+            "choose a retriever that can, e.g. sasrec or popularity"
+        )
+    return retriever
 
 
 def prepare_runs(runs: list[RunSpec], registry: Registry) -> list[PreparedRun]:
@@ -96,11 +121,14 @@ def prepare_runs(runs: list[RunSpec], registry: Registry) -> list[PreparedRun]:
         failed = f"recommender {spec.recommender!r} ({reg.plugin}) failed to initialise"
         with plugin_errors(failed), using_registry(registry):
             recommender = reg.factory(opts)
+        retriever = _prepare_retriever(spec, registry) if spec.rerank is not None else None
         name = spec.name or getattr(recommender, "row_name", None) or spec.default_name()
+        if retriever is not None and not spec.name:
+            name += f" [reranks {retriever.name} top {spec.rerank_k}]"
         if name in names:
             raise HarnessError(f"two runs are named {name!r}; give them distinct 'name' values")
         names.add(name)
-        prepared.append(PreparedRun(spec, name, reg.plugin, opts, recommender))
+        prepared.append(PreparedRun(spec, name, reg.plugin, opts, recommender, retriever))
     if not prepared:
         raise HarnessError("no recommender given; use --recommender NAME (see `harness plugins`)")
     return prepared
@@ -140,8 +168,17 @@ def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, An
         scores = _check_scores(
             raw, (len(test), len(test[0].candidates)), run.name, "candidate scores"
         )
-        full = None
-        if hasattr(rec, "score_catalog"):
+        full, rerank = None, None
+        if run.retriever is not None:
+            catalog_scores, rerank = reranked_catalog(run, split, questions, context)
+            ranks, top_items = catalog_ranking(
+                catalog_scores,
+                np.array([r.target for r in test]),
+                [split.earlier_items(r) for r in test],
+                top=TOP_ITEMS,
+            )
+            full = {"target_rank": ranks, "top_items": top_items}
+        elif hasattr(rec, "score_catalog"):
             with plugin_errors(f"recommender {run.name!r} failed during full ranking"):
                 catalog_scores = data_parallel.sharded(
                     lambda part: rec.score_catalog(part, context), questions
@@ -177,7 +214,78 @@ def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, An
         "full": full,
         "costs": costs,
         "training": context.training,
+        "rerank": rerank,
     }
+
+
+def top_k_excluding(scores: np.ndarray, earlier: list[np.ndarray], k: int) -> np.ndarray:
+    """Per request, the ``k`` best-scored items outside its earlier sequence, best first
+    (ties: the lower item index first, so the list is deterministic)."""
+    masked = scores.astype(np.float64, copy=True)
+    for row, items in enumerate(earlier):
+        masked[row, items] = -np.inf
+    return np.argsort(-masked, axis=1, kind="stable")[:, :k]
+
+
+def reorder_top(scores: np.ndarray, top: np.ndarray, ranker: np.ndarray) -> np.ndarray:
+    """The retriever's catalog scores with each request's ``top`` items lifted above all
+    others in the ranker's order (ties keep the retriever's order)."""
+    out = scores.astype(np.float64, copy=True)
+    k = top.shape[1]
+    for row in range(len(out)):
+        order = np.lexsort((np.arange(k), -ranker[row]))  # ranker first, then retriever rank
+        out[row, top[row][order]] = out[row].max() + 1 + np.arange(k, 0, -1)
+    return out
+
+
+def reranked_catalog(
+    run: PreparedRun, split: Split, questions: list, context: RunContext
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Full ranking by reranking: the retriever fits and scores the catalog, the row scores
+    its top ``rerank_k`` (the user's earlier sequence excluded) as candidates, and those are
+    reordered on top of the retriever's ranking. Returns the catalog scores and the record
+    of what was reranked, with the retriever's recall@k (the ceiling of the row's)."""
+    retriever, k = run.retriever, run.spec.rerank_k
+    inner = RunContext(
+        seed=context.seed, device=context.device, cache_dir=context.cache_dir, progress=False
+    )
+    n_items = len(split.dataset.catalog)
+    with Stopwatch() as fit_time:
+        with plugin_errors(f"retriever {retriever.name!r} failed during fit"):
+            retriever.recommender.fit(split.train_data(), inner)
+        with plugin_errors(f"retriever {retriever.name!r} failed during full ranking"):
+            raw = data_parallel.sharded(
+                lambda part: retriever.recommender.score_catalog(part, inner), questions
+            )
+    retriever.recommender = None  # its catalog scores are all the row needs
+    catalog = _check_scores(raw, (len(questions), n_items), retriever.name, "catalog scores")
+    top = top_k_excluding(catalog, [split.earlier_items(r) for r in split.test], k)
+    lists = [
+        Request(q.sequence_id, q.history, top[row], q.offset) for row, q in enumerate(questions)
+    ]
+    # its own work folder: the first pass's resumable batches are keyed by request index
+    work = context.work_dir / "rerank" if context.work_dir is not None else None
+    again = RunContext(
+        seed=context.seed,
+        device=context.device,
+        cache_dir=context.cache_dir,
+        work_dir=work,
+        progress=context.progress,
+    )
+    failed = f"recommender {run.name!r} failed reranking"
+    with Stopwatch() as rerank_time, plugin_errors(failed):
+        raw = data_parallel.sharded(lambda part: run.recommender.score(part, again), lists)
+    ranker = _check_scores(raw, (len(questions), k), run.name, "rerank scores")
+    targets = np.array([r.target for r in split.test])
+    record = {
+        "retriever": run.spec.rerank,
+        "retriever_name": retriever.name,
+        "k": k,
+        "retriever_recall_at_k": float(np.mean([t in row for t, row in zip(targets, top)])),
+        "retriever_s": fit_time.seconds,
+        "rerank_score_s": rerank_time.seconds,
+    }
+    return reorder_top(catalog, top, ranker), record
 
 
 def _slug(name: str) -> str:
@@ -215,6 +323,12 @@ def evaluate(
         ),
         registry,
     )
+    for run in runs:  # before the first row starts
+        if run.retriever is not None and run.spec.rerank_k > len(dataset.catalog):
+            raise HarnessError(
+                f"rerank_k={run.spec.rerank_k} is above the catalog's {len(dataset.catalog)} "
+                f"items (row {run.name!r})"
+            )
     split_path = prepare_split(dataset, experiment, cache_dir)
     split = read_split(split_path, dataset)
     if not split.test:
@@ -271,12 +385,19 @@ def _run_all(
         log.info("[%d/%d] %s", number, len(runs), run.name)
         run_dir = tmp / "runs" / _slug(run.name)
         run_dir.mkdir(parents=True)
+        keyed = options_dict(run.options)
+        if run.retriever is not None:  # a reranking row is another row than its plain self
+            keyed = {
+                **keyed,
+                "rerank": {
+                    "recommender": run.retriever.spec.recommender,
+                    "options": options_dict(run.retriever.options),
+                    "plugin": run.retriever.plugin,
+                    "k": run.spec.rerank_k,
+                },
+            }
         checkpoint = checkpoints.row_key(
-            split.sha256,
-            run.spec.recommender,
-            options_dict(run.options),
-            run.plugin,
-            experiment.device,
+            split.sha256, run.spec.recommender, keyed, run.plugin, experiment.device
         )
         tolerance = float(getattr(run.recommender, "reproducible_within", 0.0))
         declared = getattr(run.recommender, "capabilities", None)  # a plugin may duck-type
@@ -358,6 +479,7 @@ def _run_all(
                 # a row read back from its checkpoint keeps the commit it was computed at
                 "from_checkpoint": from_checkpoint,
                 "computed_at": outcome.get("computed_at"),
+                **({"rerank": outcome["rerank"]} if outcome.get("rerank") else {}),
             }
         )
         if not any(run_dir.iterdir()):

@@ -73,7 +73,37 @@ class SASRecOptions:
         },
     )
 
+    item_text: Literal["none", "llm"] = field(
+        default="none",
+        metadata={
+            "help": "llm: add a trained linear projection of each item's frozen LLM text "
+            "embedding to its input and output embedding"
+        },
+    )
+    id_embeddings: bool = field(
+        default=True,
+        metadata={
+            "help": "learn an ID embedding per item; false (with item_text=llm) keeps the text "
+            "part alone, so an item never seen in training still gets a vector"
+        },
+    )
+    text_model: str | None = field(
+        default=None,
+        metadata={"help": "the LLM that embeds item texts (default: the embedded SmolLM2)"},
+    )
+    text_pooling: Literal["mean", "last"] = field(
+        default="mean", metadata={"help": "text embedding: mean over tokens, or the last token"}
+    )
+
     def __post_init__(self) -> None:
+        if self.item_text not in ("none", "llm"):
+            raise ValueError(f"item_text must be none or llm, got {self.item_text!r}")
+        if not self.id_embeddings and self.item_text == "none":
+            raise ValueError("id_embeddings=false needs item_text=llm (items need some vector)")
+        if self.text_model is not None:
+            from harness import check_model_name  # only then: this module stays torch-free
+
+            check_model_name(self.text_model)
         positive = ("hidden", "blocks", "heads", "max_length", "batch_size", "epochs")
         for name in (*positive, "eval_every", "score_batch_size"):
             if getattr(self, name) < 1:

@@ -64,10 +64,24 @@ class Block(nn.Module):
 
 
 class SASRec(nn.Module):
-    """Item and position embeddings, ``blocks`` causal blocks, a final LayerNorm."""
+    """Item and position embeddings, ``blocks`` causal blocks, a final LayerNorm.
+
+    With ``text`` (frozen per-item text vectors, row ``i`` = item ``i``), an
+    item's embedding, input and output alike, is its ID embedding plus a
+    trained linear projection of its text vector; ``id_embeddings=False``
+    keeps the projection alone.
+    """
 
     def __init__(
-        self, n_items: int, hidden: int, blocks: int, heads: int, dropout: float, max_length: int
+        self,
+        n_items: int,
+        hidden: int,
+        blocks: int,
+        heads: int,
+        dropout: float,
+        max_length: int,
+        text: torch.Tensor | None = None,
+        id_embeddings: bool = True,
     ):
         super().__init__()
         self.n_items = n_items
@@ -77,7 +91,21 @@ class SASRec(nn.Module):
         self.emb_drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(Block(hidden, heads, dropout) for _ in range(blocks))
         self.final_norm = nn.LayerNorm(hidden, eps=1e-8)
+        self.id_embeddings = id_embeddings
+        self.text_proj = None
+        if text is not None:  # registered last: a model without text initialises as before
+            if text.shape[0] != n_items:
+                raise ValueError(f"text vectors for {text.shape[0]} items, not {n_items}")
+            padded = torch.cat([text.new_zeros(1, text.shape[1]), text]).float()
+            self.register_buffer("text", padded, persistent=False)
+            self.text_proj = nn.Linear(text.shape[1], hidden)
         self._init_weights()
+        if not id_embeddings:
+            if self.text_proj is None:
+                raise ValueError("id_embeddings=False needs text vectors")
+            with torch.no_grad():
+                self.item_emb.weight.zero_()
+            self.item_emb.weight.requires_grad_(False)
 
     def _init_weights(self) -> None:
         """Xavier-normal matrices (as pmixer/SASRec.pytorch), zero biases, zero padding rows."""
@@ -96,7 +124,7 @@ class SASRec(nn.Module):
         positions = torch.cumsum(real, dim=1) * real
         if positions.numel() and int(positions.amax()) > self.max_length:
             raise ValueError(f"sequence longer than max_length={self.max_length}")
-        x = self.item_emb(tokens) * math.sqrt(self.item_emb.embedding_dim)
+        x = self.embed_items(tokens) * math.sqrt(self.item_emb.embedding_dim)
         keep = real.unsqueeze(-1).to(x.dtype)
         x = self.emb_drop(x + self.pos_emb(positions)) * keep
         mask = attention_mask(real)
@@ -104,9 +132,18 @@ class SASRec(nn.Module):
             x = block(x, mask) * keep
         return self.final_norm(x) * keep
 
+    def embed_items(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The embedding of each item token (0 is padding)."""
+        x = self.item_emb(tokens)
+        if self.text_proj is not None:
+            x = x + self.text_proj(self.text[tokens]) * (tokens != 0).unsqueeze(-1).to(x.dtype)
+        return x
+
     def item_weights(self) -> torch.Tensor:
         """Output embeddings of the catalog, row ``i`` = item ``i`` (padding excluded)."""
-        return self.item_emb.weight[1:]
+        if self.text_proj is None:
+            return self.item_emb.weight[1:]
+        return self.item_emb.weight[1:] + self.text_proj(self.text[1:])
 
 
 def attention_mask(real: torch.Tensor) -> torch.Tensor:

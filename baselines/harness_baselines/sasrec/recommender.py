@@ -50,9 +50,19 @@ class SASRecRecommender(Recommender):
         known = np.zeros(data.n_items, dtype=bool)
         if data.train:
             known[np.concatenate(data.train)] = True
+        text = self.text_vectors(data, context) if opts.item_text == "llm" else None
+        if not opts.id_embeddings:
+            known[:] = True  # every item has its text vector, trained or not
         with seeded(context.seed, device), cpu_threads(opts.threads):
             model = SASRec(
-                data.n_items, opts.hidden, opts.blocks, opts.heads, opts.dropout, opts.max_length
+                data.n_items,
+                opts.hidden,
+                opts.blocks,
+                opts.heads,
+                opts.dropout,
+                opts.max_length,
+                text=text,
+                id_embeddings=opts.id_embeddings,
             ).to(device)
             scorer = Scorer(model, known, device, opts.score_batch_size)
             try:
@@ -76,6 +86,28 @@ class SASRecRecommender(Recommender):
             torch.save(model.state_dict(), context.run_dir / "model.pt")
             summary = {"options": asdict(opts), "device": str(device), **asdict(history)}
             (context.run_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    def text_vectors(self, data: TrainData, context: RunContext) -> torch.Tensor:
+        """Each item's LLM text embedding (cached by content), centered and of unit length, so
+        the projection starts from comparable inputs whatever the LLM's scale."""
+        import time
+
+        from harness.llm import TextEmbedder, load_model
+
+        opts = self.options
+        lm = load_model(opts.text_model, device=context.device, cache_dir=context.cache_dir)
+        catalog = data.dataset.catalog
+        embedder = TextEmbedder(lm, opts.text_pooling, context.cache_dir)
+        started = time.perf_counter()
+        try:
+            vectors = embedder(catalog.texts(np.arange(len(catalog))), progress=context.progress)
+        finally:
+            embedder.close()
+        context.record_cost("catalog_embedding_s", time.perf_counter() - started)
+        context.record_cost("texts_embedded", float(embedder.embedded))
+        vectors = vectors.astype(np.float64) - vectors.mean(axis=0)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return torch.from_numpy(vectors / np.where(norms > 0, norms, 1.0)).float()
 
     def _fitted(self) -> Scorer:
         if self.scorer is None:

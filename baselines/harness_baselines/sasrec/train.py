@@ -73,8 +73,8 @@ def loss_of(model: SASRec, batch: Batch, loss: str, device: torch.device) -> tor
     if loss == "ce":
         return full_softmax_ce(states, model.item_weights(), targets[real] - 1)
     negatives = torch.as_tensor(batch.negatives, device=device)[real]
-    pos = (states * model.item_emb(targets[real])).sum(-1)
-    neg = (states * model.item_emb(negatives)).sum(-1)
+    pos = (states * model.embed_items(targets[real])).sum(-1)
+    neg = (states * model.embed_items(negatives)).sum(-1)
     ones, zeros = torch.ones_like(pos), torch.zeros_like(neg)
     return F.binary_cross_entropy_with_logits(pos, ones) + F.binary_cross_entropy_with_logits(
         neg, zeros
