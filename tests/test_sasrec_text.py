@@ -24,10 +24,11 @@ def split(ml100k):
 
 def test_plain_sasrec_initialises_as_before_text_or_not():
     """The projection is registered last, so adding text leaves the other weights' init as is."""
+    text = torch.randn(30, 5)
     torch.manual_seed(0)
     plain = SASRec(30, 8, 1, 1, 0.0, 12)
     torch.manual_seed(0)
-    texty = SASRec(30, 8, 1, 1, 0.0, 12, text=torch.randn(30, 5))
+    texty = SASRec(30, 8, 1, 1, 0.0, 12, text=text)
     for name, weight in plain.state_dict().items():
         assert torch.equal(weight, texty.state_dict()[name]), name
 

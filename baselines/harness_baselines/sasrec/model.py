@@ -93,13 +93,15 @@ class SASRec(nn.Module):
         self.final_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.id_embeddings = id_embeddings
         self.text_proj = None
-        if text is not None:  # registered last: a model without text initialises as before
+        self._init_weights()
+        if text is not None:  # built after the rest is initialised: that init is as without text
             if text.shape[0] != n_items:
                 raise ValueError(f"text vectors for {text.shape[0]} items, not {n_items}")
             padded = torch.cat([text.new_zeros(1, text.shape[1]), text]).float()
             self.register_buffer("text", padded, persistent=False)
             self.text_proj = nn.Linear(text.shape[1], hidden)
-        self._init_weights()
+            nn.init.xavier_normal_(self.text_proj.weight)
+            nn.init.zeros_(self.text_proj.bias)
         if not id_embeddings:
             if self.text_proj is None:
                 raise ValueError("id_embeddings=False needs text vectors")
