@@ -1,15 +1,18 @@
-"""The public base class of yes/no LLM recommenders: a prompt per (history, candidate),
-LoRA SFT on yes/no answers, and P(yes) from the shared-prefix scorer.
+"""The public bases of LLM recommenders: :class:`LLMRecommender` (what every scoring head
+shares) and :class:`PromptedYesNoRecommender` (the pointwise yes/no head: a prompt per
+(history, candidate), LoRA SFT on yes/no answers, P(yes) from the shared-prefix scorer).
 
 LLM-TRSR and the truncated-prompt baseline differ only in the sections of the
 prompt before the candidate (:meth:`PromptedYesNoRecommender.sections`); the
-training examples, fine-tuning, checkpoint selection and scoring are this one
-class, so the comparison between them is about the prompt and nothing else.
+training examples, fine-tuning, checkpoint selection and scoring are shared,
+so the comparison between them is about the prompt and nothing else. The
+listwise baseline takes the same user sections (:func:`summary_sections`)
+and training targets under another head.
 
-A third party adds an LLM recommender the same way: subclass
-:class:`PromptedYesNoRecommender` with options that subclass
-:class:`LLMOptions`, and implement ``sections()``. The runtime it drives
-(loading, scoring, generation, SFT) lives in :mod:`harness.llm`.
+A third party adds an LLM recommender the same way: subclass one of these
+with options that subclass :class:`LLMOptions` (or :class:`SummaryOptions`),
+and implement ``sections()``. The runtime it drives (loading, scoring,
+generation, SFT, embeddings) lives in :mod:`harness.llm`.
 """
 
 from __future__ import annotations
