@@ -43,7 +43,7 @@ from harness.metrics import (
 from harness.options import build_options, options_dict
 from harness.paths import cache_root, splits_dir
 from harness.plugins import Registry, default_registry, using_registry
-from harness.provenance import git_commit, library_versions, provenance
+from harness.provenance import library_versions, provenance
 from harness.recommender import Capabilities, Recommender, Request, RunContext
 from harness.splits import Split, build_split, read_split, split_key, write_split
 
@@ -376,6 +376,9 @@ def evaluate(
 def _run_all(
     experiment, runs, dataset, split, split_path, tmp, cache_dir, progress, fresh, fail_fast
 ):
+    # read once, before any row: the checkout may move on while a long run goes, and the
+    # code that runs is what was there when it started
+    made = provenance()
     shutil.copyfile(split_path, tmp / "split.json")
     (tmp / "scores").mkdir()
     records, per_request, failed = [], {}, []
@@ -422,7 +425,7 @@ def _run_all(
             )
             try:
                 outcome = run_one(run, split, context)
-                outcome["computed_at"] = git_commit()
+                outcome["computed_at"] = made["commit"]
             except Exception as exc:
                 if fail_fast:
                     raise
@@ -496,7 +499,7 @@ def _run_all(
         (tmp / "runs").rmdir()
     results = {
         "harness_version": __version__,
-        "provenance": provenance(),
+        "provenance": made,
         "experiment": experiment_dict(experiment),
         "dataset": {
             "name": dataset.name,
