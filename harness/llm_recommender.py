@@ -361,6 +361,24 @@ class LLMRecommender(Recommender):
         self.sections(windows[here.rank :: here.size], dataset, context)
         data_parallel.barrier(here)
 
+    def training_windows(
+        self, data: TrainData, context: RunContext
+    ) -> tuple[list[TrainingExample], list[Request]] | None:
+        """Load the model, then the training examples and validation sample to fine-tune on,
+        their prompts' expensive parts shared out among data-parallel ranks; None when the
+        row does not train (zero-shot, or a saved adapter, which this loads)."""
+        self.load(context)
+        self.dataset = data.dataset
+        if self.options.adapter:
+            self._load_adapter(self.options.adapter)
+            return None
+        if self.options.zero_shot:
+            return None
+        examples = self.training_examples(data, context.seed)
+        valid = self.valid_sample(data.valid, context.seed)
+        self._share_prompt_building([*examples, *valid], data.dataset, context)
+        return examples, valid
+
     def scoring_resume(self, context: RunContext):
         """Where a scoring pass keeps its finished batches so a killed row resumes them
         (:class:`harness.llm.ScoredBatches`; None outside ``harness evaluate``). Under
@@ -525,18 +543,12 @@ class PromptedYesNoRecommender(LLMRecommender):
     # --- training and scoring -------------------------------------------------------------
 
     def fit(self, data: TrainData, context: RunContext) -> None:
-        self.load(context)
-        self.dataset = data.dataset
-        if self.options.adapter:
-            self._load_adapter(self.options.adapter)
-            return
-        if self.options.zero_shot:
+        windows = self.training_windows(data, context)
+        if windows is None:
             return
         from harness.llm import PromptGroup
 
-        examples = self.training_examples(data, context.seed)
-        valid = self.valid_sample(data.valid, context.seed)
-        self._share_prompt_building([*examples, *valid], data.dataset, context)
+        examples, valid = windows
         requests = self.scoring_requests(examples, data.dataset, context)
         groups = [
             PromptGroup(r.prefix, r.continuations, e.labels) for r, e in zip(requests, examples)

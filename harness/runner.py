@@ -168,16 +168,9 @@ def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, An
         scores = _check_scores(
             raw, (len(test), len(test[0].candidates)), run.name, "candidate scores"
         )
-        full, rerank = None, None
+        full, rerank, catalog_scores = None, None, None
         if run.retriever is not None:
             catalog_scores, rerank = reranked_catalog(run, split, questions, context)
-            ranks, top_items = catalog_ranking(
-                catalog_scores,
-                np.array([r.target for r in test]),
-                [split.earlier_items(r) for r in test],
-                top=TOP_ITEMS,
-            )
-            full = {"target_rank": ranks, "top_items": top_items}
         elif hasattr(rec, "score_catalog"):
             with plugin_errors(f"recommender {run.name!r} failed during full ranking"):
                 catalog_scores = data_parallel.sharded(
@@ -190,13 +183,14 @@ def run_one(run: PreparedRun, split: Split, context: RunContext) -> dict[str, An
                     run.name,
                     "catalog scores",
                 )
-                ranks, top_items = catalog_ranking(
-                    catalog_scores,
-                    np.array([r.target for r in test]),
-                    [split.earlier_items(r) for r in test],
-                    top=TOP_ITEMS,
-                )
-                full = {"target_rank": ranks, "top_items": top_items}
+        if catalog_scores is not None:
+            ranks, top_items = catalog_ranking(
+                catalog_scores,
+                np.array([r.target for r in test]),
+                [split.earlier_items(r) for r in test],
+                top=TOP_ITEMS,
+            )
+            full = {"target_rank": ranks, "top_items": top_items}
     positives = np.array([r.positive_index for r in test])
     per_request = candidate_metrics(scores, positives)
     costs = {

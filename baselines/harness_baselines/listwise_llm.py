@@ -244,16 +244,10 @@ class ListwiseLLM(LLMRecommender):
     def fit(self, data: TrainData, context: RunContext) -> None:
         from harness.llm import ChoiceExample
 
-        self.load(context)
-        self.dataset = data.dataset
-        if self.options.adapter:
-            self._load_adapter(self.options.adapter)
+        windows = self.training_windows(data, context)
+        if windows is None:
             return
-        if self.options.zero_shot:
-            return
-        examples = self.training_examples(data, context.seed)
-        valid = self.valid_sample(data.valid, context.seed)
-        self._share_prompt_building([*examples, *valid], data.dataset, context)
+        examples, valid = windows
         orders = [[training_order(e, context.seed)] for e in examples]
         prompts = self.prompts(examples, orders, context)
         choices = [

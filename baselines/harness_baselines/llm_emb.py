@@ -12,7 +12,6 @@ is ``text-knn``'s, so the two rows differ in the item vectors alone.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -74,22 +73,13 @@ class LLMEmb(Recommender):
         return Capabilities(trained=False)
 
     def fit(self, data: TrainData, context: RunContext) -> None:
-        from harness.llm import TextEmbedder, load_model
+        from harness.llm import catalog_vectors
 
-        lm = load_model(self.options.model, device=context.device, cache_dir=context.cache_dir)
-        catalog = data.dataset.catalog
-        embedder = TextEmbedder(
-            lm, self.options.pooling, context.cache_dir, self.options.batch_size
-        )
-        started = time.perf_counter()
-        try:
-            vectors = embedder(catalog.texts(np.arange(len(catalog))), progress=context.progress)
-        finally:
-            embedder.close()
-        context.record_cost("catalog_embedding_s", time.perf_counter() - started)
-        context.record_cost("texts_embedded", float(embedder.embedded))
-        vectors = vectors.astype(np.float64)
-        if self.options.center:
+        opts = self.options
+        vectors = catalog_vectors(
+            data.dataset.catalog, context, opts.model, opts.pooling, opts.batch_size
+        ).astype(np.float64)
+        if opts.center:
             vectors -= vectors.mean(axis=0)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         self.vectors = vectors / np.where(norms > 0, norms, 1.0)

@@ -24,6 +24,7 @@ _EXPORTS = {
     "ChoiceExample": "harness.llm.packing",
     "TextEmbedder": "harness.llm.embedding",
     "embed_texts": "harness.llm.embedding",
+    "catalog_vectors": "harness.llm.embedding",
     "PromptGroup": "harness.llm.packing",
     "SFTSettings": "harness.llm.sft",
     "TrainingReport": "harness.llm.sft",
@@ -44,6 +45,7 @@ __all__ = [
     "ChoiceExample",
     "TextEmbedder",
     "embed_texts",
+    "catalog_vectors",
     "PromptGroup",
     "SFTSettings",
     "TrainingReport",
@@ -68,7 +70,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from harness.llm.embedded import EMBEDDED_MODEL
-    from harness.llm.embedding import TextEmbedder, embed_texts
+    from harness.llm.embedding import TextEmbedder, catalog_vectors, embed_texts
     from harness.llm.generation import generate
     from harness.llm.generation_cache import CachedGenerator, Generator
     from harness.llm.loading import LoadedModel, clear_loaded_models, load_model, load_tokenizer

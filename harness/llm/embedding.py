@@ -152,3 +152,26 @@ def embed_texts(
         return embedder(texts, progress=progress)
     finally:
         embedder.close()
+
+
+def catalog_vectors(
+    catalog, context, model: str | None = None, pooling: Pooling = "mean", batch_size: int = 32
+) -> np.ndarray:
+    """Float32 vectors of every catalog item's text (row ``i`` = item ``i``) from ``model``
+    (None: the embedded one), through the content cache: what a recommender that reads the
+    LLM's view of its items starts from. The embedding time and the texts actually embedded
+    (0 when the cache has them all) go to the run's costs."""
+    import time
+
+    from harness.llm.loading import load_model
+
+    lm = load_model(model, device=context.device, cache_dir=context.cache_dir)
+    embedder = TextEmbedder(lm, pooling, context.cache_dir, batch_size)
+    started = time.perf_counter()
+    try:
+        vectors = embedder(catalog.texts(np.arange(len(catalog))), progress=context.progress)
+    finally:
+        embedder.close()
+    context.record_cost("catalog_embedding_s", time.perf_counter() - started)
+    context.record_cost("texts_embedded", float(embedder.embedded))
+    return vectors

@@ -90,21 +90,10 @@ class SASRecRecommender(Recommender):
     def text_vectors(self, data: TrainData, context: RunContext) -> torch.Tensor:
         """Each item's LLM text embedding (cached by content), centered and of unit length, so
         the projection starts from comparable inputs whatever the LLM's scale."""
-        import time
-
-        from harness.llm import TextEmbedder, load_model
+        from harness.llm import catalog_vectors
 
         opts = self.options
-        lm = load_model(opts.text_model, device=context.device, cache_dir=context.cache_dir)
-        catalog = data.dataset.catalog
-        embedder = TextEmbedder(lm, opts.text_pooling, context.cache_dir)
-        started = time.perf_counter()
-        try:
-            vectors = embedder(catalog.texts(np.arange(len(catalog))), progress=context.progress)
-        finally:
-            embedder.close()
-        context.record_cost("catalog_embedding_s", time.perf_counter() - started)
-        context.record_cost("texts_embedded", float(embedder.embedded))
+        vectors = catalog_vectors(data.dataset.catalog, context, opts.text_model, opts.text_pooling)
         vectors = vectors.astype(np.float64) - vectors.mean(axis=0)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return torch.from_numpy(vectors / np.where(norms > 0, norms, 1.0)).float()
