@@ -171,6 +171,7 @@ def render_leaderboard(results: dict[str, Any]) -> str:
             ),
         ]
         lines += rerank_lines(full_runs)
+        lines += pairs_table(results, "full_paired_tests", "full-catalog ")
     if any(r["costs"].get("train_loss_final") is not None for r in runs):
         lines += [
             "",
@@ -292,9 +293,10 @@ def failed_rows(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def pairs_table(results: dict[str, Any]) -> list[str]:
-    """Every pair of rows, paired over the same test requests, Holm-corrected."""
-    paired = results.get("paired_tests", {})
+def pairs_table(results: dict[str, Any], key: str = "paired_tests", what: str = "") -> list[str]:
+    """Every pair of rows, paired over the same test requests, Holm-corrected; ``key`` picks
+    the family (the sampled candidates' or the full catalog's), ``what`` names its metric."""
+    paired = results.get(key) or {}
     pairs = paired.get("pairs")
     if not pairs:
         return []
@@ -319,7 +321,7 @@ def pairs_table(results: dict[str, Any]) -> list[str]:
     ]
     return [
         "",
-        f"### Paired tests on {paired['metric'].upper()} ({len(pairs)} pairs over the same "
+        f"### Paired tests on {what}{paired['metric'].upper()} ({len(pairs)} pairs over the same "
         "requests: paired t-test and Wilcoxon signed-rank, each Holm-corrected over these "
         f"{len(pairs)} pairs)",
         "",

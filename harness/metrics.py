@@ -7,6 +7,7 @@ constant scorer gets the floor instead of a free win.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -116,6 +117,22 @@ def paired_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     # being dropped (scipy's default, "wilcox", drops them); documented in the README
     w_p = float(stats.wilcoxon(a, b, zero_method="zsplit").pvalue)
     return {"mean_diff": float(diff.mean()), "t_p": t_p, "wilcoxon_p": w_p}
+
+
+def all_pairs(values: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Every pair of rows on one per-request metric, the better mean first, each with its
+    paired tests and their Holm correction over all these pairs (t and Wilcoxon apart)."""
+    ordered = sorted(values, key=lambda name: -float(np.mean(values[name])))
+    pairs = [
+        {"a": a, "b": b, **paired_test(values[a], values[b])}
+        for i, a in enumerate(ordered)
+        for b in ordered[i + 1 :]
+    ]
+    for pair, t_holm, w_holm in zip(
+        pairs, holm([p["t_p"] for p in pairs]), holm([p["wilcoxon_p"] for p in pairs])
+    ):
+        pair["holm_p"], pair["wilcoxon_holm_p"] = t_holm, w_holm
+    return pairs
 
 
 CHANCE_METRICS = ("ndcg@10", "auc")

@@ -30,6 +30,7 @@ from harness.faults import kill_point
 from harness.leaderboard import plot_budget, plot_learning_curve, plot_losses, render_leaderboard
 from harness.metrics import (
     CHANCE_METRICS,
+    all_pairs,
     candidate_metrics,
     catalog_ranking,
     chance_level,
@@ -376,6 +377,7 @@ def _run_all(
     shutil.copyfile(split_path, tmp / "split.json")
     (tmp / "scores").mkdir()
     records, per_request, failed = [], {}, []
+    target_ranks: dict[str, np.ndarray] = {}
     positives = np.array([r.positive_index for r in split.test])
     reused = 0
     for number, run in enumerate(runs, start=1):
@@ -436,6 +438,8 @@ def _run_all(
             shutil.rmtree(work, ignore_errors=True)
             kill_point(f"after:{run.name}")
         per_request[run.name] = outcome["per_request"]
+        if outcome["full"]:
+            target_ranks[run.name] = outcome["full"]["target_rank"]
         seed = experiment.split.seed
         metrics, cis = {}, {}
         for key, values in outcome["per_request"].items():
@@ -519,6 +523,7 @@ def _run_all(
         "runs": records,
         "failed_runs": failed,
         "paired_tests": _paired(records, per_request),
+        "full_paired_tests": _full_paired(records, target_ranks),
         "chance_tests": _chance(records, per_request, len(split.test[0].candidates)),
     }
     (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -552,19 +557,21 @@ def _paired(records: list[dict], per_request: dict[str, dict[str, np.ndarray]]) 
         for r in records
         if r["name"] != best
     }
-    ordered = sorted(records, key=lambda r: -r["metrics"][PAIRED_METRIC])
-    pairs = []
-    for i, a in enumerate(ordered):
-        for b in ordered[i + 1 :]:
-            test = paired_test(
-                per_request[a["name"]][PAIRED_METRIC], per_request[b["name"]][PAIRED_METRIC]
-            )
-            pairs.append({"a": a["name"], "b": b["name"], **test})
-    for pair, t_holm, w_holm in zip(
-        pairs, holm([p["t_p"] for p in pairs]), holm([p["wilcoxon_p"] for p in pairs])
-    ):
-        pair["holm_p"], pair["wilcoxon_holm_p"] = t_holm, w_holm
+    pairs = all_pairs({r["name"]: per_request[r["name"]][PAIRED_METRIC] for r in records})
     return {"metric": PAIRED_METRIC, "reference": best, "rows": rows, "pairs": pairs}
+
+
+def _full_paired(records: list[dict], target_ranks: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Every pair of full-ranking rows on full-catalog NDCG@10, over the same requests and
+    Holm-corrected over these pairs: how a reranked row is read against its retriever."""
+    if len(target_ranks) < 2:
+        return {}
+    values = {
+        r["name"]: full_ranking_metrics(target_ranks[r["name"]])[PAIRED_METRIC]
+        for r in records
+        if r["name"] in target_ranks
+    }
+    return {"metric": PAIRED_METRIC, "pairs": all_pairs(values)}
 
 
 def _chance(

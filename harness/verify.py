@@ -21,7 +21,7 @@ import numpy as np
 
 from harness.board_files import read_row_scores
 from harness.errors import HarnessError
-from harness.metrics import CUTOFFS, FULL_CUTOFFS, mean_with_ci
+from harness.metrics import CUTOFFS, FULL_CUTOFFS, all_pairs, full_ranking_metrics, mean_with_ci
 
 # the recorded means went through the same float64 arithmetic; allow only its rounding
 TOLERANCE = 1e-12
@@ -78,6 +78,7 @@ def verify_board(folder: Path) -> list[str]:
     positive = np.array([r["candidates"].index(r["target"]) for r in test])
     seed = results["split"]["params"]["seed"]
     per_request: dict[str, dict[str, np.ndarray]] = {}
+    full: dict[str, dict[str, np.ndarray]] = {}
     for run in results["runs"]:
         name = run["name"]
         path = folder / run["scores_file"]
@@ -104,7 +105,44 @@ def verify_board(folder: Path) -> list[str]:
                 )
         problems += _verify_full_ranking(run, arrays, len(test))
         per_request[name] = per_request_metrics(scores, positive)
+        if "target_rank" in arrays and arrays["target_rank"].shape == (len(test),):
+            full[name] = full_ranking_metrics(arrays["target_rank"])
     problems += _verify_chance_tests(results, per_request, len(test[0]["candidates"]))
+    problems += _verify_pairs(results, "paired_tests", per_request)
+    problems += _verify_pairs(results, "full_paired_tests", full)
+    return problems
+
+
+def _verify_pairs(
+    results: dict[str, Any], key: str, per_request: dict[str, dict[str, np.ndarray]]
+) -> list[str]:
+    """The recorded pairwise tests (``key``: sampled or full-catalog) recomputed from the
+    rows' score files: the same pairs, means, p-values and Holm corrections."""
+    recorded = (results.get(key) or {}).get("pairs")
+    if not recorded:
+        return []
+    metric = results[key]["metric"]
+    names = {p["a"] for p in recorded} | {p["b"] for p in recorded}
+    missing = sorted(n for n in names if n not in per_request)
+    if missing:
+        return [f"{key}: no per-request values for {', '.join(missing)}"]
+    again = {(p["a"], p["b"]): p for p in all_pairs({n: per_request[n][metric] for n in names})}
+    problems = []
+    for pair in recorded:
+        fresh = again.get((pair["a"], pair["b"]))
+        if fresh is None:
+            problems.append(f"{key}: {pair['a']} vs {pair['b']} is not a pair in mean order")
+            continue
+        for field in ("mean_diff", "t_p", "holm_p", "wilcoxon_p", "wilcoxon_holm_p"):
+            if field in pair and not math.isclose(
+                pair[field], fresh[field], rel_tol=1e-9, abs_tol=1e-12
+            ):
+                problems.append(
+                    f"{key}: {pair['a']} vs {pair['b']} {field} recorded {pair[field]!r}, "
+                    f"recomputed {fresh[field]!r}"
+                )
+    if len(recorded) != len(again):
+        problems.append(f"{key}: {len(recorded)} pairs recorded, {len(again)} recomputed")
     return problems
 
 

@@ -1,8 +1,12 @@
 """Reranking for full ranking: a row reorders a retriever's top K of the catalog. Real rows
 (popularity as retriever, text-knn as ranker) on real ml-100k users."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
+from conftest import run_main
 
 from harness.errors import HarnessError
 from harness.experiment import Experiment, RunSpec
@@ -48,6 +52,33 @@ def test_a_reranked_row_keeps_its_retrievers_recall_and_reorders_the_top(tmp_pat
     assert reranked["metrics"] == plain["metrics"]
     board = (tmp_path / "board" / "leaderboard.md").read_text()
     assert "reorders the top 20 of `popularity`" in board
+    # the reranked row is read against its retriever by a paired test on the full catalog
+    full = results["full_paired_tests"]
+    assert full["metric"] == "ndcg@10"
+    pairs = {frozenset((p["a"], p["b"])) for p in full["pairs"]}
+    assert frozenset(("text-knn [reranks popularity top 20]", "popularity")) in pairs
+    assert len(full["pairs"]) == 3  # all three rows rank the whole catalog
+    assert "### Paired tests on full-catalog NDCG@10 (3 pairs" in board
+
+
+def test_verify_recomputes_both_families_of_paired_tests(tmp_path, monkeypatch, capsys):
+    experiment = Experiment(
+        split=SplitConfig(users=40),
+        runs=[RunSpec("popularity"), RunSpec("text-knn"), RunSpec("random")],
+    )
+    evaluate(experiment, tmp_path / "board", cache_dir=tmp_path / "c", progress=False)
+    code, out, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(tmp_path / "board"))
+    assert code == 0, err
+    for key, pairs in (("full_paired_tests", 1), ("paired_tests", 3)):
+        changed = tmp_path / key
+        shutil.copytree(tmp_path / "board", changed)
+        results = json.loads((changed / "results.json").read_text())
+        assert len(results[key]["pairs"]) == pairs
+        results[key]["pairs"][0]["holm_p"] = 0.0123
+        (changed / "results.json").write_text(json.dumps(results))
+        code, _, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(changed))
+        assert code == 1
+        assert f"{key}: " in err and "holm_p recorded 0.0123, recomputed" in err
 
 
 @pytest.mark.parametrize(
