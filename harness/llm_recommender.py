@@ -23,7 +23,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -51,6 +51,15 @@ class Window(Protocol):
     history: np.ndarray  # item indices, oldest first
     offset: int  # where ``history`` starts in the user's whole sequence
     candidates: Sequence[int]
+
+
+T = TypeVar("T")
+
+
+def contiguous_share(items: Sequence[T], rank: int, size: int) -> list[T]:
+    """Process ``rank``'s share of ``size``: one contiguous run, the runs as even as can be."""
+    start, stop = len(items) * rank // size, len(items) * (rank + 1) // size
+    return list(items[start:stop])
 
 
 @dataclass(frozen=True)
@@ -354,11 +363,15 @@ class LLMRecommender(Recommender):
 
     def _share_prompt_building(self, windows: list, dataset: Dataset, context: RunContext) -> None:
         """In a data-parallel run, each process first builds (and caches) its share of the
-        prompts, LLM-TRSR's summaries above all; the full pass then reads them back."""
+        prompts, LLM-TRSR's summaries above all; the full pass then reads them back.
+
+        Shares are contiguous runs of windows, not every N-th one: a user's windows are
+        adjacent and share their aligned block summaries, so a user lands on one process
+        and no two processes generate the same summary (but at the shares' edges)."""
         here = data_parallel.world()
         if not here.parallel:
             return
-        self.sections(windows[here.rank :: here.size], dataset, context)
+        self.sections(contiguous_share(windows, here.rank, here.size), dataset, context)
         data_parallel.barrier(here)
 
     def training_windows(

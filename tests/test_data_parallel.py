@@ -67,3 +67,19 @@ def test_two_processes_give_the_one_process_board(tmp_path, tiny_model_dir):
     assert ddp["train_examples"] == alone["train_examples"]
     assert all(math.isfinite(e["loss"]) for e in two["runs"][-1]["training"]["log"])
     assert not list(tmp_path.glob(".two.tmp-*"))  # rank 1 wrote no output of its own
+
+
+def test_prompt_building_shares_keep_a_users_windows_on_one_process():
+    """Each user's windows are adjacent; contiguous shares split at most size-1 users, where
+    every-N-th shares put each user with more than one window on several processes."""
+    from harness.llm_recommender import contiguous_share
+
+    windows = [(user, k) for user in range(10) for k in range(3)]  # 10 users x 3 windows
+    for size in (1, 2, 3, 4):
+        shares = [contiguous_share(windows, rank, size) for rank in range(size)]
+        assert [w for share in shares for w in share] == windows
+        assert max(map(len, shares)) - min(map(len, shares)) <= 1
+        split = {u for u in range(10) if sum(any(w[0] == u for w in s) for s in shares) > 1}
+        assert len(split) <= size - 1
+        every_nth = [windows[rank::size] for rank in range(size)]
+        assert sum(any(w[0] == 0 for w in s) for s in every_nth) == min(size, 3)

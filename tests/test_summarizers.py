@@ -126,10 +126,32 @@ def test_cache_keeps_finished_batches_of_a_killed_run(tmp_path: Path):
             return super().__call__(prompts)
 
     prompts = [f"Given ... :\n1. p{i}\n\nCraft" for i in range(6)]
-    dying = CachedGenerator(DiesOnSecondBatch(), tmp_path / "g.sqlite", "fake", {}, chunk_size=4)
+    dying = CachedGenerator(DiesOnSecondBatch(), tmp_path / "g.sqlite", "fake", {}, batch_size=4)
     with pytest.raises(KeyboardInterrupt):
         dying(prompts)
     dying.close()
-    resumed = CachedGenerator(Script(), tmp_path / "g.sqlite", "fake", {}, chunk_size=4)
+    resumed = CachedGenerator(Script(), tmp_path / "g.sqlite", "fake", {}, batch_size=4)
     resumed(prompts)
     assert resumed.generated == 2  # only the batch that never finished
+
+
+def test_generate_gets_the_batch_size_asked_for_in_length_order(tmp_path: Path):
+    """The whole call's missing prompts are sorted by length before batching (not only
+    inside a batch), and every batch but the last is exactly ``batch_size`` prompts."""
+    prompts = [f"p{'x' * ((7 * i) % 13)}{i}" for i in range(23)]
+    calls: list[list[str]] = []
+
+    def upper(batch: list[str]) -> list[str]:
+        calls.append(list(batch))
+        return [p.upper() for p in batch]
+
+    cached = CachedGenerator(upper, tmp_path / "g.sqlite", "fake", {}, batch_size=10)
+    out = cached(prompts + prompts[:3])  # repeats are generated once
+    assert [len(call) for call in calls] == [10, 10, 3]
+    sent = [len(p) for call in calls for p in call]
+    assert sent == sorted(sent) and len(set(sent)) > 3
+    assert out == [p.upper() for p in prompts + prompts[:3]]  # in the caller's order
+    journal = cached._db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert journal == "wal"  # data-parallel ranks share the file without blocking readers
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        CachedGenerator(upper, tmp_path / "h.sqlite", "fake", {}, batch_size=0)

@@ -24,6 +24,12 @@ def generation_key(model: str, prompt: str, settings: dict) -> str:
 class CachedGenerator:
     """Wrap ``generate(prompts) -> texts`` with a persistent cache keyed by content.
 
+    The prompts missing from the cache are sorted by ``length`` (characters by
+    default; pass a token counter) across the whole call, then handed to
+    ``generate`` ``batch_size`` at a time, so a batch holds prompts of similar
+    length (little left padding) and is exactly as large as the caller asked;
+    each batch is committed before the next starts.
+
     ``requested`` counts the prompts asked for; ``calls`` and ``generated``
     count those actually sent to the model, which is how tests (and the
     results file) show that a rerun regenerates nothing.
@@ -35,18 +41,24 @@ class CachedGenerator:
         path: Path,
         model: str,
         settings: dict,
-        chunk_size: int = 64,
+        batch_size: int = 64,
+        length: Callable[[str], int] = len,
     ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self._generate = generate
         self.model = model
         self.settings = settings
-        self.chunk_size = chunk_size
+        self.batch_size = batch_size
+        self.length = length
         self.requested = 0
         self.calls = 0
         self.generated = 0
         self.new_texts: list[str] = []
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path)
+        # WAL and a busy timeout: data-parallel ranks share one file, readers never block
+        self._db = sqlite3.connect(path, timeout=120)
+        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, text TEXT)")
         self._db.commit()
 
@@ -58,9 +70,9 @@ class CachedGenerator:
         for key, prompt in zip(keys, prompts):
             if key not in found:
                 missing.setdefault(key, prompt)
-        pending = list(missing.items())
-        for start in range(0, len(pending), self.chunk_size):
-            chunk = pending[start : start + self.chunk_size]
+        pending = sorted(missing.items(), key=lambda item: self.length(item[1]))
+        for start in range(0, len(pending), self.batch_size):
+            chunk = pending[start : start + self.batch_size]
             self.calls += 1
             texts = self._generate([prompt for _, prompt in chunk])
             self.generated += len(chunk)

@@ -105,6 +105,8 @@ class BlockSummarizer(Summarizer):
                     "greedy": True,
                     "chat": True,
                 },
+                batch_size=self.options.batch_size,
+                length=lambda prompt: len(lm.tokenizer(prompt).input_ids),
             )
         return self._generator
 
