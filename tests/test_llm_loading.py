@@ -101,6 +101,32 @@ def test_greedy_generation_is_sensible_batch_independent_and_stops(embedded):
     assert alone == [france, story]
 
 
+def test_a_static_cache_generates_todays_greedy_token_ids(embedded):
+    """Static KV caches with left padding have produced wrong tokens upstream: the static
+    path (as CUDA runs it, widths bucketed) must give the dynamic path's greedy ids, for
+    single prompts and for a left-padded batch of mixed lengths."""
+    from harness.llm.generation import generate_ids
+    from harness.llm.tokens import encode
+
+    prompts = [
+        chat_prompt(embedded.tokenizer, "Summarize: Toy Story, Heat, Casino, GoldenEye."),
+        "Hi",
+        "A longer prompt about the movies a user watched in 1995, such as Jumanji and Heat",
+    ]
+    ids = encode(embedded.tokenizer, prompts)
+    assert len({len(row) for row in ids}) == 3
+    run = dict(max_new_tokens=12, progress=False)
+    singles = [generate_ids(embedded, [row], cache="dynamic", **run)[0] for row in ids]
+    assert all(len(row) > 1 for row in singles)
+    for cache, width in (("dynamic", 1), ("static", 1), ("static", 16)):
+        batched = generate_ids(embedded, ids, cache=cache, width_multiple=width, **run)
+        assert batched == singles, (cache, width)
+    alone = [generate_ids(embedded, [row], cache="static", **run)[0] for row in ids]
+    assert alone == singles
+    with pytest.raises(ValueError, match="cache must be auto, static or dynamic"):
+        generate_ids(embedded, ids, cache="paged")
+
+
 def test_sampling_is_seeded_and_leaves_global_rng_alone(embedded):
     prompts = ["My favourite animal is"] * 2
     state = torch.random.get_rng_state()
