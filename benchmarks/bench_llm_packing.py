@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import decoder_weights, matmul_gflops
 
 from harness.llm import chat_prompt
 from harness.llm.packing import PromptGroup, row_tokens, tokenize_groups
@@ -86,6 +87,7 @@ def train(benchmark, lm, groups, tmp_path, packed: bool) -> None:
         "steps": report.steps,
         "tokens": sum(map(row_tokens, rows)),
         "seconds": seconds,
+        "training_seconds": report.training_seconds,
     }
     benchmark.extra_info.update(dtype=str(lm.dtype), examples=report.examples)
 
@@ -108,13 +110,19 @@ def test_report(report, lm):
         f"candidates = {packed['examples']} examples, {packed['steps']} steps of "
         f"{EXAMPLES_PER_STEP} examples, 1 round each"
     ]
+    # useful work: the packed rows' tokens, 4 FLOPs per decoder weight per token (forward,
+    # and backward through the frozen weights to the adapters), attention's own left out
+    useful = 4 * decoder_weights(lm.model) * packed["tokens"]
     for name, m in (("one prompt per example", unpacked), ("packed", packed)):
         lines.append(
             f"  {name:<23} {m['examples_per_s']:6.2f} examples/s  {m['tokens']:6d} tokens  "
-            f"{m['seconds']:6.1f} s"
+            f"{m['seconds']:6.1f} s  {useful / m['training_seconds'] / 1e9:5.1f} GFLOP/s useful"
         )
-    lines.append(
+    ceiling = matmul_gflops()
+    lines += [
         f"  packed vs one prompt per example: "
-        f"{packed['examples_per_s'] / unpacked['examples_per_s']:.2f}x examples/s"
-    )
+        f"{packed['examples_per_s'] / unpacked['examples_per_s']:.2f}x examples/s",
+        f"  float32 matmul on this machine: {ceiling:.0f} GFLOP/s; packed training reaches "
+        f"{useful / packed['training_seconds'] / 1e9 / ceiling:.0%} of it",
+    ]
     report(lines)

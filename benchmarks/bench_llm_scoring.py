@@ -26,6 +26,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from conftest import decoder_weights, matmul_gflops
 
 from harness.costs import PeakMemory, cuda_allocated, release_freed_memory
 from harness.llm import ScoringRequest, answer_token_ids, count_tokens, load_model, score_yes_no
@@ -183,19 +184,29 @@ def test_report(report, lm, requests):
         np.abs(a - b).max() for a, b in zip(shared["scores"][:n_ref], reference["scores"])
     )
     prefix = np.mean(count_tokens(lm, [r.prefix for r in requests]))
+    # useful work: each user's prefix once and every candidate's tail once, 2 FLOPs per
+    # decoder weight per token (attention's own FLOPs left out)
+    full = np.array(count_tokens(lm, [r.prefix + c for r in requests for c in r.continuations]))
+    tokens = prefix * len(requests) + (full.sum() - prefix * len(full))
+    flops_per_user = 2 * decoder_weights(lm.model) * tokens / len(requests)
+    ceiling = matmul_gflops()
     lines = [
         f"llm scoring on {lm.device} ({lm.dtype}), {len(requests)} users x {N_CANDIDATES} "
         f"candidates, prefix ~{prefix:.0f} tokens, reference on {n_ref} user(s)",
     ]
     for name, m in (("reference", reference), ("plain", plain), ("shared", shared)):
+        gflops = flops_per_user / m["seconds_per_user"] / 1e9
         lines.append(
-            f"  {name:<9} {m['seconds_per_user']:8.3f} s/user   peak extra RSS "
-            f"{m['peak_extra_rss_mb']:7.0f} MB   peak extra CUDA {m['peak_cuda_mb']:7.0f} MB"
+            f"  {name:<9} {m['seconds_per_user']:8.3f} s/user   {gflops:6.1f} GFLOP/s useful   "
+            f"peak extra RSS {m['peak_extra_rss_mb']:7.0f} MB   "
+            f"peak extra CUDA {m['peak_cuda_mb']:7.0f} MB"
         )
     lines += [
         f"  shared prefix vs reference:      {reference['seconds_per_user'] / shared['seconds_per_user']:6.1f}x (target >= 25x on CPU)",
         f"  shared prefix vs plain batching: {plain['seconds_per_user'] / shared['seconds_per_user']:6.1f}x (target >= 4x)",
         f"  max |P(yes) diff|: shared vs plain {diff_plain:.2e}, shared vs reference {diff_ref:.2e}",
+        f"  float32 matmul on this machine: {ceiling:.0f} GFLOP/s; shared prefix reaches "
+        f"{flops_per_user / shared['seconds_per_user'] / 1e9 / ceiling:.0%} of it",
     ]
     report(lines)
     if lm.dtype == torch.float32:

@@ -31,7 +31,7 @@ from harness import data_parallel
 from harness.costs import PROMPT_TOKENS_PER_REQUEST
 from harness.data.model import Dataset
 from harness.metrics import candidate_metrics
-from harness.options import NESTED
+from harness.options import NESTED, THROUGHPUT
 from harness.paths import runs_dir
 from harness.recommender import Capabilities, Recommender, Request, RunContext, TrainData
 from harness.summarizer import ChosenSummarizer
@@ -152,6 +152,14 @@ class LLMOptions:
         },
     )
     users_per_batch: int = field(default=8, metadata={"help": "users per scoring batch"})
+    batch_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "size scoring batches by tokens instead (prefix padding counted; "
+            "e.g. 65536 on a GPU); None: users_per_batch users",
+            THROUGHPUT: True,
+        },
+    )
     adapter: str | None = field(
         default=None, metadata={"help": "load this saved adapter folder instead of training"}
     )
@@ -165,6 +173,7 @@ class LLMOptions:
             "lora_r",
             "lora_alpha",
             "users_per_batch",
+            "batch_tokens",
             "examples_per_user",
             "negatives",
         ):
@@ -249,8 +258,10 @@ def summary_sections(
     ]
     if chosen is None:
         return [[("Recent Items", lines or "(none)")] for lines in recent_lines]
+    with context.phase("summaries"):
+        summaries = chosen.summaries(windows, dataset, context)
     out = []
-    for summary, lines in zip(chosen.summaries(windows, dataset, context), recent_lines):
+    for summary, lines in zip(summaries, recent_lines):
         parts = [("Preference Summary", summary)]
         if recent:
             parts.append(("Recent Items", lines or "(none)"))
@@ -462,6 +473,8 @@ class LLMRecommender(Recommender):
         for key, value in self.report.summary().items():
             if value is not None:
                 context.record_cost(key, value)
+        context.add_phase("train", self.report.training_seconds)
+        context.add_phase("validation", self.report.validation_seconds)
         context.record_training(
             {
                 "log": self.report.log,
@@ -553,6 +566,26 @@ class PromptedYesNoRecommender(LLMRecommender):
     def requests_for(self, requests: Sequence[Request], dataset: Dataset, context: RunContext):
         return self.scoring_requests(requests, dataset, context)
 
+    def prompt_records(
+        self, requests: Sequence[Request], dataset: Dataset, context: RunContext
+    ) -> list[dict[str, Any]]:
+        """What this row sends the LLM for each request, for the board's ``records/``: the
+        user's preference summary (None without one), the prompt up to the candidates and
+        one continuation per candidate. Prompts are rebuilt, not scored (summaries come
+        from the generation cache), so a row read back from its checkpoint has them too."""
+        self.load(context)
+        self.dataset = dataset
+        sections = self.sections(requests, dataset, context)
+        scoring = self.requests_for(requests, dataset, context)
+        return [
+            {
+                "summary": dict(parts).get("Preference Summary"),
+                "prompt": request.prefix,
+                "continuations": list(request.continuations),
+            }
+            for parts, request in zip(sections, scoring)
+        ]
+
     # --- training and scoring -------------------------------------------------------------
 
     def fit(self, data: TrainData, context: RunContext) -> None:
@@ -575,7 +608,7 @@ class PromptedYesNoRecommender(LLMRecommender):
 
         self.train(groups, (self.yes, self.no), validate if valid_requests else None, context)
 
-    def _score(self, requests, model, progress: bool, resume=None) -> list[np.ndarray]:
+    def _score(self, requests, model, progress: bool, resume=None, stats=None) -> list[np.ndarray]:
         from harness.llm import score_yes_no
 
         return score_yes_no(
@@ -585,16 +618,20 @@ class PromptedYesNoRecommender(LLMRecommender):
             no=self.no,
             model=model,
             users_per_batch=self.options.users_per_batch,
+            batch_tokens=self.options.batch_tokens,
             progress=progress,
             resume=resume,
+            stats=stats,
         )
 
     def score(self, requests: Sequence[Request], context: RunContext) -> np.ndarray:
-        from harness.llm import count_tokens
+        from harness.llm import ScoringStats
 
         scoring = self.requests_for(requests, self.dataset, context)
-        # one "request" to the LLM is one (history, candidate) prompt
-        lengths = count_tokens(self.lm, [s.prefix + c for s in scoring for c in s.continuations])
-        context.record_cost(PROMPT_TOKENS_PER_REQUEST, float(np.mean(lengths)))
         resume = self.scoring_resume(context)
-        return np.stack(self._score(scoring, self.model, context.progress, resume))
+        stats = ScoringStats()
+        scores = np.stack(self._score(scoring, self.model, context.progress, resume, stats))
+        # one "request" to the LLM is one (history, candidate) prompt
+        context.record_cost(PROMPT_TOKENS_PER_REQUEST, float(np.mean(stats.prompt_tokens)))
+        stats.record_phases(context)
+        return scores

@@ -55,6 +55,9 @@ def _split_top_level(body: str) -> list[str]:
 
 
 NESTED = "nested"  # field metadata: this dict field holds the sub-options of another field
+# field metadata: a throughput knob (batch sizing) that moves a row's numbers by no more
+# than its declared tolerance; left out of the row checkpoint's key
+THROUGHPUT = "throughput"
 
 
 def nested_fields(cls: type) -> dict[str, str]:
@@ -208,6 +211,14 @@ def describe_options(cls: type | None) -> list[tuple[str, str, Any, str]]:
         type_name = getattr(hints[f.name], "__name__", None) or str(hints[f.name])
         rows.append((f.name, type_name.replace("typing.", ""), default, f.metadata.get("help", "")))
     return rows
+
+
+def key_options(options: Any) -> dict[str, Any]:
+    """:func:`options_dict` without the throughput knobs: what decides a row's numbers."""
+    if options is None:
+        return {}
+    knobs = {f.name for f in dataclasses.fields(options) if f.metadata.get(THROUGHPUT)}
+    return {k: v for k, v in options_dict(options).items() if k not in knobs}
 
 
 def options_dict(options: Any) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from harness.data.model import Dataset
 from harness.paths import cache_root
 
 T = TypeVar("T")
+PHASE_PREFIX = "phase_"  # a row's seconds per phase are its costs phase_<name>_s
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,21 @@ class RunContext:
     def record_cost(self, name: str, value: float) -> None:
         """Report a cost figure (e.g. ``prompt_tokens_per_request``) for the leaderboard."""
         self.costs[name] = float(value)
+
+    def add_phase(self, name: str, seconds: float) -> None:
+        """Add ``seconds`` to the row's time in phase ``name`` (``phase_<name>_s`` in its
+        costs): where an LLM row's time goes (summaries, tokenize, forward, train, ...)."""
+        key = f"{PHASE_PREFIX}{name}_s"
+        self.costs[key] = self.costs.get(key, 0.0) + float(seconds)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time the block as part of phase ``name`` (see :meth:`add_phase`)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add_phase(name, time.perf_counter() - started)
 
     def record_training(self, training: dict[str, Any]) -> None:
         """Report a trained row's training log (per-step loss, lr, examples) for results.json."""

@@ -16,7 +16,9 @@ from harness.llm import (
     AnswerTokenError,
     LoadedModel,
     ScoringRequest,
+    ScoringStats,
     answer_token_ids,
+    count_tokens,
     label_token_ids,
     score_choices,
     score_yes_no,
@@ -24,9 +26,13 @@ from harness.llm import (
 )
 
 
-@pytest.fixture(scope="module", params=["sdpa", "eager"])
+@pytest.fixture(scope="module", params=["sdpa", "eager", "harness_gqa"])
 def tiny(request, embedded, tmp_path_factory) -> LoadedModel:
-    """A random 2-layer Llama with the embedded tokenizer: fast wiring checks for both mask formats."""
+    """A random 2-layer Llama with the embedded tokenizer: fast wiring checks for both mask
+    formats and for the folded grouped-query attention the loader switches models to."""
+    from harness.llm.attention import register
+
+    register()
     tokenizer = embedded.tokenizer
     config = tiny_llama_config(tokenizer, max_position_embeddings=4096)
     config._attn_implementation = request.param
@@ -110,6 +116,13 @@ def test_batching_and_order_do_not_change_scores(tiny):
             progress=False,
         )
         assert max_diff(got, baseline) <= 1e-6
+    for batch_tokens in (1, 120, 400, 100_000):  # one user per pass ... all in one
+        stats = ScoringStats()
+        got = score_yes_no(tiny, requests, batch_tokens=batch_tokens, progress=False, stats=stats)
+        assert max_diff(got, baseline) <= 1e-6
+        full = [r.prefix + c for r in requests for c in r.continuations]
+        assert stats.prompt_tokens == count_tokens(tiny.tokenizer, full)  # tokenized once
+        assert stats.tokenize_s > 0 and stats.forward_s > stats.tokenize_s
     order = np.random.default_rng(0).permutation(len(requests))
     shuffled = [
         ScoringRequest(requests[i].prefix, tuple(reversed(requests[i].continuations)))
@@ -245,3 +258,27 @@ def test_yes_no_is_the_two_label_case_of_choices(tiny):
 def test_a_label_of_several_tokens_is_named(tiny):
     with pytest.raises(AnswerTokenError, match="answer ' AB12' is"):
         score_choices(tiny, [ScoringRequest("a", ("b",))], (" A", " AB12"), progress=False)
+
+
+def test_token_budget_batches_fit_the_budget():
+    from harness.llm.scoring import _batches, _chunk, _Encoded
+
+    rng = np.random.default_rng(0)
+    todo = []
+    for index in range(30):
+        tails = [[1] * int(rng.integers(3, 12)) for _ in range(int(rng.integers(1, 22)))]
+        todo.append(_Encoded(index, [1] * int(rng.integers(0, 300)), tails, _chunk(tails, 64)))
+    todo.sort(key=lambda e: len(e.shared), reverse=True)
+
+    def cost(batch):
+        row = max(sum(len(e.tails[c]) for c in chunk) for e in batch for chunk in e.chunks)
+        return len(batch) * (max(len(e.shared) for e in batch) + row)
+
+    for budget in (50, 1000, 4000):
+        batches = list(_batches(todo, users=8, tokens=budget))
+        assert [e for b in batches for e in b] == todo  # in order, each user once
+        assert all(len(b) == 1 or cost(b) <= budget for b in batches)
+        # greedy: a batch stops only where the next user would not fit
+        for b, after in zip(batches, batches[1:]):
+            assert cost(b + after[:1]) > budget
+    assert len(list(_batches(todo, users=8, tokens=None))) == 4  # 30 users, 8 at a time

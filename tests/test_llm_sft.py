@@ -11,7 +11,13 @@ import pytest
 import torch
 
 from harness.llm import answer_token_ids, load_model
-from harness.llm.packing import PackedCollator, PromptGroup, packed_loss, tokenize_groups
+from harness.llm.packing import (
+    PackedCollator,
+    PromptGroup,
+    block_mask,
+    packed_loss,
+    tokenize_groups,
+)
 from harness.llm.sft import fresh_model
 
 DEVICE = os.environ.get("HARNESS_TEST_DEVICE", "cpu")
@@ -52,6 +58,21 @@ def test_padded_batch_loss_equals_each_row_alone(lm):
         together = packed_loss(lm.model, to_device(padded, lm.device)).item()
         alone = [packed_loss(lm.model, to_device(collate([r]), lm.device)).item() for r in rows]
     assert together == pytest.approx(sum(alone) / len(alone), rel=1e-4)
+
+
+def test_the_mask_built_on_the_device_is_the_collators(lm):
+    """On a GPU the collator hands over segment ids and packed_loss builds the mask there;
+    the loss must be the one from the mask the collator builds on the CPU."""
+    groups = [PromptGroup(PREFIX, TAILS, (True, False, False, False)), single(LONG, False)]
+    rows, _ = rows_for(lm, groups)
+    built = PackedCollator(lm.tokenizer.pad_token_id, lm.dtype)(rows)
+    deferred = PackedCollator(lm.tokenizer.pad_token_id, lm.dtype, build_mask=False)(rows)
+    assert "attention_mask" not in deferred
+    assert torch.equal(block_mask(deferred["segments"], lm.dtype), built["attention_mask"])
+    with torch.inference_mode():
+        a = packed_loss(lm.model, to_device(built, lm.device)).item()
+        b = packed_loss(lm.model, to_device(deferred, lm.device)).item()
+    assert a == b
 
 
 def test_mask_lets_tails_see_the_prefix_and_themselves_only(lm):

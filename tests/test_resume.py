@@ -40,3 +40,16 @@ def test_reruns_reuse_finished_rows_and_a_changed_option_is_a_new_row(tmp_path, 
     caplog.clear()
     evaluate(_experiment(), tmp_path / "d", cache_dir=cache, progress=False, fresh=True)
     assert "reused" not in caplog.text
+
+
+def test_throughput_knobs_stay_out_of_the_row_key():
+    """batch_tokens only sizes scoring batches (numbers move within the row's tolerance), so
+    a row checkpointed before it existed, or run with another value, is the same row; an
+    option that changes what is computed is another row."""
+    from harness.llm_recommender import LLMOptions
+    from harness.options import key_options, options_dict
+
+    plain, sized = LLMOptions(), LLMOptions(batch_tokens=65536)
+    assert key_options(plain) == key_options(sized)
+    assert "batch_tokens" not in key_options(plain) and "batch_tokens" in options_dict(plain)
+    assert key_options(plain) != key_options(LLMOptions(negatives=5))

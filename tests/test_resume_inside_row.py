@@ -65,5 +65,9 @@ def test_a_row_killed_in_training_and_scoring_resumes_to_the_same_numbers(tmp_pa
     got = _row(out)
     assert got["metrics"] == expected["metrics"]
     assert got["training"]["log"] == expected["training"]["log"]
-    assert got["training"]["validation"] == expected["training"]["validation"]
+    untimed = [  # how long a validation took differs between runs; what it found may not
+        [{k: v for k, v in e.items() if k != "validation_s"} for e in row["training"]["validation"]]
+        for row in (got, expected)
+    ]
+    assert untimed[0] == untimed[1] and len(untimed[0]) == 2
     assert not list((cache / "row-work").iterdir())  # the work folder goes with the checkpoint

@@ -280,24 +280,27 @@ class ListwiseLLM(LLMRecommender):
         resume=None,
         record: bool = False,
     ) -> np.ndarray:
-        from harness.llm import ScoringRequest, count_tokens, score_choices
+        from harness.llm import ScoringRequest, ScoringStats, score_choices
 
         permutations = self.options.permutations
         orders = [candidate_orders(r, context.seed, permutations) for r in requests]
         prompts = self.prompts(requests, orders, context)
         n = len(requests[0].candidates) if requests else 0
-        if record:
-            lengths = count_tokens(self.lm, prompts)
-            context.record_cost(PROMPT_TOKENS_PER_REQUEST, float(np.mean(lengths)))
+        stats = ScoringStats()
         logits = score_choices(
             self.lm,
             [ScoringRequest(p, ("",)) for p in prompts],
             labels_for(n),
             users_per_batch=self.options.users_per_batch,
+            batch_tokens=self.options.batch_tokens,
             progress=progress,
             model=model,
             resume=resume,
+            stats=stats,
         )
+        if record:
+            context.record_cost(PROMPT_TOKENS_PER_REQUEST, float(np.mean(stats.prompt_tokens)))
+            stats.record_phases(context)
         passes = [order for request_orders in orders for order in request_orders]
         scores = np.zeros((len(requests), n))
         for index, (order, row) in enumerate(zip(passes, logits)):
@@ -308,6 +311,21 @@ class ListwiseLLM(LLMRecommender):
     def score(self, requests: Sequence[Request], context: RunContext) -> np.ndarray:
         resume = self.scoring_resume(context)
         return self._score(requests, context, self.model, context.progress, resume, record=True)
+
+    def prompt_records(
+        self, requests: Sequence[Request], dataset: Dataset, context: RunContext
+    ) -> list[dict]:
+        """Each request's listwise prompt in the split's slot order (the first of its
+        permutations), with the summary it holds: one prompt, no per-candidate tails."""
+        self.load(context)
+        self.dataset = dataset
+        sections = self.sections(requests, dataset, context)
+        orders = [[np.arange(len(r.candidates))] for r in requests]
+        prompts = self.prompts(requests, orders, context)
+        return [
+            {"summary": dict(parts).get("Preference Summary"), "prompt": prompt}
+            for parts, prompt in zip(sections, prompts)
+        ]
 
 
 @hookimpl

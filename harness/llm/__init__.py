@@ -30,6 +30,7 @@ _EXPORTS = {
     "TrainingReport": "harness.llm.sft",
     "train_lora": "harness.llm.sft",
     "ScoringRequest": "harness.llm.scoring",
+    "ScoringStats": "harness.llm.scoring",
     "score_choices": "harness.llm.scoring",
     "score_yes_no": "harness.llm.scoring",
     "yes_probability": "harness.llm.scoring",
@@ -55,6 +56,7 @@ __all__ = [
     "AnswerTokenError",
     "LoadedModel",
     "ScoringRequest",
+    "ScoringStats",
     "answer_token_ids",
     "chat_prompt",
     "clear_loaded_models",
@@ -75,7 +77,13 @@ if TYPE_CHECKING:
     from harness.llm.generation_cache import CachedGenerator, Generator
     from harness.llm.loading import LoadedModel, clear_loaded_models, load_model, load_tokenizer
     from harness.llm.packing import ChoiceExample, PromptGroup
-    from harness.llm.scoring import ScoringRequest, score_choices, score_yes_no, yes_probability
+    from harness.llm.scoring import (
+        ScoringRequest,
+        ScoringStats,
+        score_choices,
+        score_yes_no,
+        yes_probability,
+    )
     from harness.llm.sft import SFTSettings, TrainingReport, train_lora
     from harness.llm.tokens import (
         AnswerTokenError,

@@ -69,9 +69,11 @@ def generate_ids(
     progress: bool = True,
     cache: str = "auto",
     width_multiple: int | None = None,
+    stop_at_end: bool = True,
 ) -> list[list[int]]:
     """:func:`generate` on token ids: each prompt's new token ids, up to and including its
-    end token (padding after it dropped), in the order of ``ids``."""
+    end token (padding after it dropped), in the order of ``ids``. ``stop_at_end=False``
+    generates exactly ``max_new_tokens`` for every prompt (fixed-length benchmarks)."""
     if cache not in ("auto", "static", "dynamic"):
         raise ValueError(f"cache must be auto, static or dynamic, got {cache!r}")
     if any(not row for row in ids):
@@ -94,6 +96,9 @@ def generate_ids(
     }
     if static:
         settings["cache_implementation"] = "static"
+    if not stop_at_end:
+        settings["min_new_tokens"] = max_new_tokens
+        ends = []
     if not do_sample:
         # Greedy: drop sampling knobs a checkpoint's generation_config may carry.
         settings.update(temperature=None, top_p=None, top_k=None)

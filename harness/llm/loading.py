@@ -68,6 +68,8 @@ def _load(
 ) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from harness.llm.attention import use_folded_gqa
+
     folder = _local_folder(name, cache_dir)
     source = folder or name
     log.info("loading %s from %s (%s, %s)", name, source, dtype, device)
@@ -75,6 +77,7 @@ def _load(
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device).eval()
+    use_folded_gqa(model)  # grouped heads without copying K/V under a mask (same numbers)
     path = folder if folder is not None else _hub_snapshot(name)
     return LoadedModel(
         model=model, tokenizer=tokenizer, name=name, device=device, dtype=dtype, path=path

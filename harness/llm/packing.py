@@ -141,10 +141,19 @@ class PackedCollator:
     only): the full-text loss ablation.
     """
 
-    def __init__(self, pad_id: int, dtype: torch.dtype = torch.float32, full_text: bool = False):
+    def __init__(
+        self,
+        pad_id: int,
+        dtype: torch.dtype = torch.float32,
+        full_text: bool = False,
+        build_mask: bool = True,
+    ):
         self.pad_id = pad_id
         self.dtype = dtype
         self.full_text = full_text
+        # False: hand over the (rows, width) segment ids and let packed_loss build the
+        # (rows, 1, width, width) mask on the device: width x fewer bytes to copy, no CPU work
+        self.build_mask = build_mask
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
         width = max(map(row_tokens, batch))
@@ -166,9 +175,12 @@ class PackedCollator:
             labels += row["labels"]
             groups += [r] * len(row["tails"])
         input_ids = torch.tensor(ids)
+        segment = torch.tensor(segments)
+        mask = {"attention_mask": block_mask(segment, self.dtype)} if self.build_mask else {}
         out = {
             "input_ids": input_ids,
-            "attention_mask": self.attention_mask(torch.tensor(segments)),
+            **mask,
+            "segments": segment,
             "position_ids": torch.tensor(positions),
             "answer_rows": torch.tensor([r for r, _ in ends]),
             "answer_cols": torch.tensor([c for _, c in ends]),
@@ -180,22 +192,32 @@ class PackedCollator:
             if any(len(row["tails"]) != 1 for row in batch):
                 raise ValueError("the full-text loss needs one example per row (packing=false)")
             targets = torch.full_like(input_ids, IGNORE)
-            real = torch.tensor(segments) >= 0
+            real = segment >= 0
             targets[:, :-1] = torch.where(real[:, 1:] & real[:, :-1], input_ids[:, 1:], IGNORE)
             targets[:, -1] = out["answer_ids"]
             out["labels"] = targets
         return out
 
-    def attention_mask(self, segment: torch.Tensor) -> torch.Tensor:
-        """(rows, 1, width, width): 0 where a query may attend to a key, dtype-min elsewhere."""
-        width = segment.shape[1]
-        causal = torch.ones(width, width, dtype=torch.bool).tril()[None]
-        query, key = segment[:, :, None], segment[:, None, :]
-        allowed = causal & (query >= 0) & ((key == 0) | (key == query))
-        allowed |= torch.eye(width, dtype=torch.bool)[None]
-        mask = torch.zeros(allowed.shape, dtype=self.dtype)
-        mask.masked_fill_(~allowed, torch.finfo(self.dtype).min)
-        return mask[:, None]
+
+def block_mask(segment: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(rows, 1, width, width) on ``segment``'s device from (rows, width) segment ids (0:
+    prefix, 1..: tails, -1: padding): 0 where a query may attend to a key, dtype-min
+    elsewhere."""
+    width, device = segment.shape[1], segment.device
+    causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()[None]
+    query, key = segment[:, :, None], segment[:, None, :]
+    allowed = causal & (query >= 0) & ((key == 0) | (key == query))
+    allowed |= torch.eye(width, dtype=torch.bool, device=device)[None]
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=device)
+    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+    return mask[:, None]
+
+
+def _mask(inputs: dict[str, torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
+    """The collated mask, or the one built here from the segment ids."""
+    if "attention_mask" in inputs:
+        return inputs["attention_mask"]
+    return block_mask(inputs["segments"], dtype)
 
 
 def packed_loss(
@@ -223,7 +245,7 @@ def packed_loss(
     backbone = Backbone(model)
     hidden = backbone.decoder(
         input_ids=inputs["input_ids"],
-        attention_mask=inputs["attention_mask"],
+        attention_mask=_mask(inputs, backbone.dtype),
         position_ids=inputs["position_ids"],
         use_cache=False,
     ).last_hidden_state
@@ -293,7 +315,7 @@ def _ddp_packed_loss(
     synchronise gradients: the model's ``logits_to_keep`` keeps the answer positions only."""
     common = {
         "input_ids": inputs["input_ids"],
-        "attention_mask": inputs["attention_mask"],
+        "attention_mask": _mask(inputs, Backbone(model.module).dtype),
         "position_ids": inputs["position_ids"],
         "use_cache": False,
     }

@@ -41,8 +41,9 @@ import contextlib
 import inspect
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -73,6 +74,34 @@ class ScoringRequest:
 
 
 @dataclass
+class ScoringStats:
+    """What scoring passes measured: each full prompt's token count, request by request
+    and continuation by continuation, and seconds spent tokenizing and in forward passes
+    (accumulated over the passes it is handed to)."""
+
+    prompt_tokens: list[int] = field(default_factory=list)
+    tokenize_s: float = 0.0
+    forward_s: float = 0.0
+
+    def record_phases(self, context) -> None:
+        """Hand the seconds to a row's :class:`~harness.RunContext` as its ``tokenize``
+        and ``forward`` phases."""
+        context.add_phase("tokenize", self.tokenize_s)
+        context.add_phase("forward", self.forward_s)
+
+    @contextlib.contextmanager
+    def timing(self, name: str, device: torch.device | None = None) -> Iterator[None]:
+        """Add the block's wall seconds to ``name`` (CUDA work finished first)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            if device is not None and device.type == "cuda":
+                torch.cuda.synchronize(device)
+            setattr(self, name, getattr(self, name) + time.perf_counter() - started)
+
+
+@dataclass
 class _Encoded:
     """A request as tokens: the shared token prefix, each candidate's tail, tails grouped in chunks."""
 
@@ -93,6 +122,8 @@ def score_yes_no(
     model: torch.nn.Module | None = None,
     max_tail_tokens: int = 2048,
     resume: ScoredBatches | None = None,
+    batch_tokens: int | None = None,
+    stats: ScoringStats | None = None,
 ) -> list[np.ndarray]:
     """P(yes) = softmax over the "yes"/"no" logits at the end of every prompt, per request.
 
@@ -108,6 +139,8 @@ def score_yes_no(
         model=model,
         max_tail_tokens=max_tail_tokens,
         resume=resume,
+        batch_tokens=batch_tokens,
+        stats=stats,
     )
     return [yes_probability(pair) for pair in logits]
 
@@ -128,6 +161,8 @@ def score_choices(
     model: torch.nn.Module | None = None,
     max_tail_tokens: int = 2048,
     resume: ScoredBatches | None = None,
+    batch_tokens: int | None = None,
+    stats: ScoringStats | None = None,
 ) -> list[np.ndarray]:
     """The logits of the N single-token ``labels`` at the end of every prompt, per request.
 
@@ -141,28 +176,38 @@ def score_choices(
     stored there and a batch already stored is read back instead of scored.
     A request's logits do not depend on which other requests share its batch
     (up to float rounding), so requests may be sharded and batches resumed.
+
+    ``batch_tokens`` sizes each forward pass by tokens instead of users: as
+    many users as fit that many prefix-plus-tail tokens (padding counted, at
+    least one user), so short prompts batch widely and long ones do not run
+    out of memory; None batches ``users_per_batch`` users. ``stats`` (a
+    :class:`ScoringStats`) receives every full prompt's token count from the one
+    tokenization scoring does (for the cost metric, without tokenizing again)
+    and the seconds spent tokenizing and in forward passes.
     """
     model = lm.model if model is None else model
     answer_ids = label_token_ids(lm.tokenizer, labels)
     _warn_on_trailing_whitespace(requests, labels[0])
-    encoded = _encode_requests(lm.tokenizer, requests, max_tail_tokens)
+    stats = ScoringStats() if stats is None else stats
+    with stats.timing("tokenize_s"):
+        encoded = _encode_requests(lm.tokenizer, requests, max_tail_tokens)
+    stats.prompt_tokens.extend(len(e.shared) + len(tail) for e in encoded for tail in e.tails)
     results = [np.empty((0, len(labels)), dtype=np.float64) for _ in requests]
     todo = sorted((e for e in encoded if e.tails), key=lambda e: len(e.shared), reverse=True)
     pad_id = _pad_id(lm.tokenizer)
     backbone = Backbone(model)
-    step = max(1, users_per_batch)
     number = -1
     bar = tqdm(total=len(todo), desc="scoring", unit="user", disable=None if progress else True)
     with bar, _eval_mode(model), torch.inference_mode():
-        for number, start in enumerate(range(0, len(todo), step)):
-            batch = todo[start : start + step]
+        for number, batch in enumerate(_batches(todo, users_per_batch, batch_tokens)):
             indices = [e.index for e in batch]
             stored = resume.get(indices) if resume is not None else None
             if stored is None:
                 # _score_batch may reorder the batch: key every score by its request
-                by_index = {
-                    e.index: s for e, s in _score_batch(backbone, batch, answer_ids, pad_id)
-                }
+                with stats.timing("forward_s", backbone.device):
+                    by_index = {
+                        e.index: s for e, s in _score_batch(backbone, batch, answer_ids, pad_id)
+                    }
                 stored = [by_index[i] for i in indices]
                 if resume is not None:
                     resume.put(indices, stored)
@@ -173,6 +218,28 @@ def score_choices(
     if resume is not None and resume.reused:
         log.info("resumed scoring: %d of %d batches read back", resume.reused, number + 1)
     return results
+
+
+def _batches(todo: list[_Encoded], users: int, tokens: int | None) -> Iterator[list[_Encoded]]:
+    """Consecutive runs of ``todo`` (longest prefix first): ``users`` at a time, or as many
+    as keep (users x (widest prefix + longest first-round row)) within ``tokens``."""
+    if tokens is None:
+        step = max(1, users)
+        for start in range(0, len(todo), step):
+            yield todo[start : start + step]
+        return
+    batch: list[_Encoded] = []
+    width = row = 0
+    for e in todo:
+        e_row = max(sum(len(e.tails[c]) for c in chunk) for chunk in e.chunks)
+        wider, longer = max(width, len(e.shared)), max(row, e_row)
+        if batch and (len(batch) + 1) * (wider + longer) > tokens:
+            yield batch
+            batch, wider, longer = [], len(e.shared), e_row
+        batch.append(e)
+        width, row = wider, longer
+    if batch:
+        yield batch
 
 
 def _encode_requests(

@@ -49,6 +49,7 @@ from harness.llm.resume import last_complete_checkpoint
 
 log = logging.getLogger(__name__)
 CHECKPOINT_STEPS_ENV = "HARNESS_CHECKPOINT_STEPS"
+CHECKPOINT_SECONDS_ENV = "HARNESS_CHECKPOINT_SECONDS"
 ADAPTER_FILE = "adapter_model.safetensors"
 
 
@@ -74,6 +75,13 @@ class SFTSettings:
     warmup: float = 0.05
     gradient_checkpointing: bool = False
     seed: int = 0
+    # steps per loss log entry (each a mean over its steps); None: 1 on a CPU, where a step
+    # is slow anyway, 10 on a GPU, where reading the loss back every step stalls the queue
+    log_steps: int | None = None
+    # the block mask built on the device from segment ids (None: on a GPU) rather than in
+    # the collator on the CPU, and rows collated in worker processes (None: 2 on a GPU)
+    mask_on_device: bool | None = None
+    loader_workers: int | None = None
 
     def __post_init__(self):
         if self.loss == "listwise" and not self.packing:
@@ -84,6 +92,8 @@ class SFTSettings:
             raise ValueError("loss_on=full needs packing=false and loss=pointwise")
         if not 0 <= self.warmup < 1:
             raise ValueError("warmup must be a fraction in [0, 1)")
+        if self.log_steps is not None and self.log_steps < 1:
+            raise ValueError("log_steps must be at least 1")
 
 
 @dataclass
@@ -115,14 +125,26 @@ class TrainingReport:
     def learned(self) -> bool:
         return self.final_loss is not None and self.final_loss < self.prior_loss
 
+    @property
+    def validation_seconds(self) -> float:
+        """Seconds spent validating epochs inside training (not training throughput)."""
+        return sum(e.get("validation_s", 0.0) for e in self.validation)
+
+    @property
+    def training_seconds(self) -> float:
+        """Seconds of training steps: the whole ``seconds`` less the validation."""
+        return max(self.seconds - self.validation_seconds, 0.0)
+
     def summary(self) -> dict:
-        """The report without the per-step log (for results.json's row costs)."""
+        """The report without the per-step log (for results.json's row costs); tokens per
+        second count training time only, without the epochs' validation passes."""
+        trained = self.training_seconds
         return {
             "train_examples": self.examples,
             "train_steps": self.steps,
             "train_epochs": self.epochs,
             "train_tokens": self.tokens,
-            "train_tokens_per_s": self.tokens / self.seconds if self.seconds else 0.0,
+            "train_tokens_per_s": self.tokens / trained if trained else 0.0,
             "train_loss_first": self.first_loss,
             "train_loss_last": self.last_loss,
             "train_loss_final": self.final_loss,
@@ -201,7 +223,11 @@ def fresh_model(lm: LoadedModel) -> torch.nn.Module:
     """A private copy of the weights to attach LoRA to: the shared model stays untouched."""
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(lm.path, dtype=lm.dtype).to(lm.device)
+    from harness.llm.attention import use_folded_gqa
+
+    model = AutoModelForCausalLM.from_pretrained(lm.path, dtype=lm.dtype).to(lm.device)
+    use_folded_gqa(model)  # the attention the shared model scores with
+    return model
 
 
 def _per_process_batch(batch_size: int) -> int:
@@ -238,8 +264,10 @@ def train_lora(
     best adapter is saved in ``output_dir / "adapter"`` and the per-step log in
     ``output_dir / "training_log.jsonl"``. With ``checkpoint_dir``, a Trainer
     checkpoint (adapter, optimizer, scheduler, RNG states, step log) is saved
-    there every ``checkpoint_steps`` steps (``$HARNESS_CHECKPOINT_STEPS``,
-    default 20), and a call that finds one resumes from it: a killed run,
+    there every ``checkpoint_steps`` steps (``$HARNESS_CHECKPOINT_STEPS``) or,
+    by default, after the first step that ends ``$HARNESS_CHECKPOINT_SECONDS``
+    (default 300) after the last save, so a fast GPU does not stop to save
+    every few seconds; a call that finds one resumes from it: a killed run,
     rerun, trains the same steps to the same adapter.
     """
     import time
@@ -355,9 +383,18 @@ def train_lora(
         def on_epoch_end(self, args, state, control, **kwargs):
             epoch = len(validation) + 1
             kill_point(f"validate:{epoch}")
+            validating = time.perf_counter()
             scores = validate(model) if validate else None
+            spent = time.perf_counter() - validating
             recent = [e["loss"] for e in step_log[-steps_per_epoch:]]
-            validation.append({"epoch": epoch, "train_loss": final_loss(recent), **(scores or {})})
+            validation.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": final_loss(recent),
+                    **(scores or {}),
+                    "validation_s": spent,
+                }
+            )
             if scores is not None:  # one epoch: nothing to select, nothing validated
                 log.info("epoch %d: validation %s", epoch, scores)
             # without a validation set the latest epoch is kept
@@ -382,9 +419,27 @@ def train_lora(
     if checkpoint_dir is not None:
         (checkpoint_dir / "best-adapter").mkdir(parents=True, exist_ok=True)
         (checkpoint_dir / "finished").mkdir(parents=True, exist_ok=True)
-    if checkpoint_steps is None:
-        checkpoint_steps = int(os.environ.get(CHECKPOINT_STEPS_ENV, "20"))
+    if checkpoint_steps is None and os.environ.get(CHECKPOINT_STEPS_ENV):
+        checkpoint_steps = int(os.environ[CHECKPOINT_STEPS_ENV])
+    save_every_s = float(os.environ.get(CHECKPOINT_SECONDS_ENV, "300"))
+
+    class SaveByTime(TrainerCallback):
+        """Ask for a checkpoint at the first step end ``save_every_s`` after the last one."""
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.last = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.perf_counter() - self.last >= save_every_s:
+                control.should_save = True
+
+        def on_save(self, args, state, control, **kwargs):
+            self.last = time.perf_counter()
+
     use_cpu = lm.device.type == "cpu"
+    log_steps = settings.log_steps or (1 if use_cpu else 10)
+    mask_on_device = not use_cpu if settings.mask_on_device is None else settings.mask_on_device
+    workers = (0 if use_cpu else 2) if settings.loader_workers is None else settings.loader_workers
     args = TrainingArguments(
         output_dir=str(checkpoint_dir or output_dir / "trainer"),
         num_train_epochs=settings.epochs,
@@ -393,9 +448,9 @@ def train_lora(
         gradient_accumulation_steps=settings.grad_accum,
         lr_scheduler_type=settings.schedule,
         warmup_steps=math.ceil(settings.warmup * total_steps),
-        logging_steps=1,
+        logging_steps=log_steps,
         save_strategy="steps" if checkpoint_dir else "no",
-        save_steps=checkpoint_steps,
+        save_steps=checkpoint_steps or 10**9,  # by time: SaveByTime asks for each save
         save_total_limit=1,
         report_to=[],
         seed=settings.seed,
@@ -405,7 +460,9 @@ def train_lora(
         disable_tqdm=not progress,
         remove_unused_columns=False,
         **_checkpointing_args(TrainingArguments, settings.gradient_checkpointing),
-        dataloader_num_workers=0,
+        # on a GPU, rows are collated in two worker processes while the device computes
+        dataloader_num_workers=workers,
+        dataloader_pin_memory=not use_cpu,
     )
 
     class PackedTrainer(Trainer):
@@ -417,9 +474,12 @@ def train_lora(
         model=model,
         args=args,
         train_dataset=rows,
-        data_collator=PackedCollator(pad_id, lm.dtype, full_text=settings.loss_on == "full"),
+        data_collator=PackedCollator(
+            pad_id, lm.dtype, full_text=settings.loss_on == "full", build_mask=not mask_on_device
+        ),
         callbacks=[LogSteps(), SelectOnValidation()]
-        + ([RecordElapsed()] if checkpoint_dir else []),
+        + ([RecordElapsed()] if checkpoint_dir else [])
+        + ([SaveByTime()] if checkpoint_dir and not checkpoint_steps else []),
     )
     seconds_before = 0.0
     if resume is not None:
@@ -432,7 +492,7 @@ def train_lora(
         set_peft_model_state_dict(model, best.pop("state"))
     losses = [e["loss"] for e in step_log]
     report = TrainingReport(
-        steps=len(step_log),
+        steps=trainer.state.global_step,
         examples=examples * settings.epochs,
         epochs=settings.epochs,
         tokens=sum(map(row_tokens, rows)) * settings.epochs,
