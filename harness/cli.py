@@ -436,6 +436,43 @@ def index(folder: Path) -> None:
     click.echo(f"{folder / 'README.md'}: {len(boards)} boards")
 
 
+@leaderboard.command("site")
+@click.argument(
+    "boards", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="The site folder (replaced)."
+)
+@data_dir_option
+def site(boards: tuple[Path, ...], out: Path, data_dir: Path | None) -> None:
+    """Build a static website of BOARDS: index, tables, charts, request explorer.
+
+    Opens from file:// or any static host (GitHub Pages); every script is a
+    file in the site. Boards are verified as they are read; one that does not
+    verify, or was made from a dirty tree, is built and marked so on its pages.
+    """
+    from harness.site import build_site
+
+    names = build_site(boards, out, data_dir)
+    click.echo(f"{out / 'index.html'}: {len(names)} boards ({', '.join(names)})")
+
+
+@leaderboard.command("records")
+@click.argument("board", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@cache_dir_option
+@data_dir_option
+def records(board: Path, cache_dir: Path | None, data_dir: Path | None) -> None:
+    """Add records/ (each LLM row's prompts per test request) to a board made before them.
+
+    Prompts are rebuilt from the board's own experiment and split, not
+    rescored; summaries come from the generation cache (generated if absent).
+    """
+    from harness.runner import add_prompt_records
+
+    done = add_prompt_records(board, cache_dir, data_dir)
+    click.echo(f"{board}: prompt records for {len(done)} rows")
+
+
 def split_options(func):
     """The dataset and split options shared by summarize and export."""
     for decorator in reversed(

@@ -13,8 +13,28 @@ from harness.costs import PROMPT_BUDGET_TOKENS, PROMPT_TOKENS_PER_REQUEST
 from harness.metrics import CUTOFFS, FULL_CUTOFFS, holm
 
 QUALITY = [f"{m}@{k}" for m in ("recall", "mrr", "ndcg") for k in CUTOFFS] + ["auc"]
+TABLE_QUALITY = ["ndcg@10", "recall@10", "mrr@10", "auc"]  # the Markdown table's; all in CSV
 HEADERS = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "auc": "AUC"}
 SORT_METRIC = "ndcg@10"
+
+
+def sampled_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of the sampled-candidate tables, tests and plots: all but reranked rows,
+    whose sampled-candidate numbers are those of the same row without ``rerank`` (they
+    are read in the full-catalog table)."""
+    return [r for r in results["runs"] if not r.get("rerank")]
+
+
+def markdown_table(rows: list[list[str]], headers: list[str]) -> str:
+    """A GitHub Markdown table without tabulate's two spaces of extra padding per column,
+    so the board's tables stay readable at 120 columns."""
+    import tabulate as module
+
+    padding, module.MIN_PADDING = module.MIN_PADDING, 0
+    try:
+        return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    finally:
+        module.MIN_PADDING = padding
 
 
 def _header(key: str) -> str:
@@ -86,12 +106,13 @@ def chance_legend(results: dict[str, Any]) -> list[str]:
 
 def _pairs_family(results: dict[str, Any]) -> str:
     pairs = (results.get("paired_tests") or {}).get("pairs") or []
-    return f"this board's {len(pairs)} pairs of {len(results['runs'])} rows"
+    return f"this board's {len(pairs)} pairs of {len(sampled_runs(results))} rows"
 
 
 def render_leaderboard(results: dict[str, Any]) -> str:
     """The candidate-list table, the full-ranking table (if any row has one) and a legend."""
-    runs = sorted(results["runs"], key=lambda r: -r["metrics"][SORT_METRIC])
+    every = sorted(results["runs"], key=lambda r: -r["metrics"][SORT_METRIC])
+    runs = sorted(sampled_runs(results), key=lambda r: -r["metrics"][SORT_METRIC])
     split, dataset = results["split"], results["dataset"]
     params = split["params"]
     paired = results.get("paired_tests", {}).get("rows", {})
@@ -103,59 +124,65 @@ def render_leaderboard(results: dict[str, Any]) -> str:
         f"· history ≤ {params['history']} · ties ranked pessimistically · sorted by NDCG@10",
         "",
     ]
-    rows = []
     versus_best = best_pairs(results)
     chance = list(results.get("chance_tests") or {})  # boards made before them have none
+    quality = []
     for run in runs:
-        m, costs = run["metrics"], run["costs"]
+        m = run["metrics"]
         low, high = run["ci95"][SORT_METRIC]
-        rows.append(
+        quality.append(
             [run["name"]]
-            + [f"{m[key]:.4f}" for key in QUALITY]
+            + [f"{m[key]:.4f}" for key in TABLE_QUALITY]
             + [
                 f"[{low:.3f}, {high:.3f}]",
                 _versus_best(versus_best, run["name"], paired.get(run["name"], {})),
             ]
-            + [_versus_chance(results, metric, run["name"]) for metric in chance]
-            + [
-                _cost(costs.get(PROMPT_TOKENS_PER_REQUEST), ".0f"),
-                _cost(costs.get("train_examples"), ".0f"),
-                _final_loss(costs),
-                _cost(costs.get("fit_s"), ".1f"),
-                _cost(costs.get("score_s_per_1k"), ".2f"),
-                _cost(costs.get("peak_rss_mb"), ".0f"),
-            ]
         )
-    headers = (
+    quality_headers = (
         ["Recommender"]
-        + [_header(k) for k in QUALITY]
-        + [
-            "NDCG@10 95% CI",
-            "Holm p vs best (t / W)",
-        ]
-        + [f"{_header(metric)} vs chance (Holm p)" for metric in chance]
-        + [
-            "prompt tok/req",
-            "train examples",
-            "final loss",
-            "train s",
-            "score s/1k req",
-            "peak MB",
-        ]
+        + [_header(k) for k in TABLE_QUALITY]
+        + ["NDCG@10 95% CI", "vs best (t / W)"]
     )
-    lines.append(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
+    lines += [
+        "### Quality",
+        "",
+        markdown_table(quality, quality_headers),
+    ]
     if versus_best:
         lines += [
             "",
-            "Holm p vs best: the row against the best row on per-request NDCG@10, paired over "
+            "vs best: Holm p of the row against the best row on per-request NDCG@10, paired over "
             "the same requests, by the paired t-test (t) and the Wilcoxon signed-rank test (W, "
             "zero_method zsplit: requests where both rows score the same count half for each "
             f"side), each Holm-corrected over {_pairs_family(results)}; ≈ marks a row "
-            "statistically tied with the best (either corrected p ≥ .05).",
+            "statistically tied with the best (either corrected p ≥ .05). Recall, MRR and NDCG "
+            "at 3 and 5 are in results.json and `harness leaderboard render --format csv`.",
+        ]
+    if chance:
+        lines += [
+            "",
+            "### Against chance",
+            "",
+            markdown_table(
+                [
+                    [r["name"]] + [_versus_chance(results, c, r["name"]) for c in chance]
+                    for r in runs
+                ],
+                ["Recommender"] + [f"{_header(c)} vs chance (Holm p)" for c in chance],
+            ),
         ]
     lines += chance_legend(results)
     lines += failed_rows(results)
-    full_runs = [r for r in runs if r.get("full_ranking")]
+    reranked = [r["name"] for r in every if r.get("rerank")]
+    if reranked:
+        lines += [
+            "",
+            f"Reranked rows ({', '.join(reranked)}) are read in the full-catalog table: their "
+            "sampled-candidate numbers are those of the same row without `rerank`, so they "
+            "stay out of these tables and their test families.",
+        ]
+    lines += cost_table(every)
+    full_runs = [r for r in every if r.get("full_ranking")]
     if full_runs:
         keys = [f"{m}@{k}" for m in ("recall", "ndcg") for k in FULL_CUTOFFS]
         lines += [
@@ -163,11 +190,9 @@ def render_leaderboard(results: dict[str, Any]) -> str:
             f"### Full-catalog ranking ({dataset['items']} items, the user's whole earlier "
             "sequence excluded, as for the sampled negatives)",
             "",
-            tabulate(
+            markdown_table(
                 [[r["name"]] + [f"{r['full_ranking'][k]:.4f}" for k in keys] for r in full_runs],
-                headers=["Recommender"] + [_header(k) for k in keys],
-                tablefmt="github",
-                disable_numparse=True,
+                ["Recommender"] + [_header(k) for k in keys],
             ),
         ]
         lines += rerank_lines(full_runs)
@@ -179,10 +204,10 @@ def render_leaderboard(results: dict[str, Any]) -> str:
             "error over those steps; ⚠: final loss not below the label prior's loss (the loss "
             "of predicting only how often each answer is right: yes, or a list slot's letter). "
             "The mark reads the loss alone; "
-            "whether the row ranks above chance is the vs-chance columns' question.",
+            "whether the row ranks above chance is the Against chance table's question.",
         ]
     lines += position_lines(runs)
-    lines += checkpoint_lines(runs)
+    lines += checkpoint_lines(every)
     lines += pairs_table(results)
     lines += budget_table(runs)
     lines += curve_table(results)
@@ -256,6 +281,43 @@ def checkpoint_lines(runs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def cost_table(runs: list[dict[str, Any]]) -> list[str]:
+    """What each row cost: prompt size, training, time and memory."""
+    rows = []
+    for run in runs:
+        costs = run["costs"]
+        rows.append(
+            [
+                run["name"],
+                _cost(costs.get(PROMPT_TOKENS_PER_REQUEST), ".0f"),
+                _cost(costs.get("train_examples"), ".0f"),
+                _final_loss(costs),
+                _cost(costs.get("fit_s"), ".1f"),
+                _cost(costs.get("score_s_per_1k"), ".2f"),
+                _cost(costs.get("peak_rss_mb"), ".0f"),
+            ]
+        )
+    headers = [
+        "Recommender",
+        "prompt tok",
+        "train ex",
+        "final loss",
+        "train s",
+        "s/1k req",
+        "peak MB",
+    ]
+    return [
+        "",
+        "### Cost",
+        "",
+        "prompt tok: mean tokens per prompt sent to the LLM; train ex: training examples; "
+        "train s: seconds to fit; s/1k req: seconds to score 1,000 test requests; peak MB: "
+        "the process's peak resident memory during the row.",
+        "",
+        markdown_table(rows, headers),
+    ]
+
+
 def best_pairs(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The pair of each row with the best row (by NDCG@10), keyed by the row's name."""
     paired = results.get("paired_tests") or {}
@@ -325,9 +387,9 @@ def pairs_table(results: dict[str, Any], key: str = "paired_tests", what: str = 
         "requests: paired t-test and Wilcoxon signed-rank, each Holm-corrected over these "
         f"{len(pairs)} pairs)",
         "",
-        tabulate(
+        markdown_table(
             rows,
-            headers=[
+            [
                 "A",
                 "B",
                 "mean A − B",
@@ -337,8 +399,6 @@ def pairs_table(results: dict[str, Any], key: str = "paired_tests", what: str = 
                 "W Holm p",
                 "verdict (both Holm p < .05)",
             ],
-            tablefmt="github",
-            disable_numparse=True,
         ),
     ]
 
@@ -364,9 +424,9 @@ def budget_table(runs: list[dict[str, Any]]) -> list[str]:
         "",
         "### Quality against prompt budget (LLM rows, by prompt tokens per request)",
         "",
-        tabulate(
+        markdown_table(
             rows,
-            headers=[
+            [
                 "Recommender",
                 "budget tok",
                 "prompt tok/req",
@@ -374,8 +434,6 @@ def budget_table(runs: list[dict[str, Any]]) -> list[str]:
                 "MRR@3",
                 "NDCG@10",
             ],
-            tablefmt="github",
-            disable_numparse=True,
         ),
     ]
 
@@ -390,11 +448,9 @@ def curve_table(results: dict[str, Any]) -> list[str]:
         "",
         "### Learning curve (NDCG@10 against distinct training examples; 0 is zero-shot)",
         "",
-        tabulate(
+        markdown_table(
             rows,
-            headers=["family", "distinct train examples", "NDCG@10"],
-            tablefmt="github",
-            disable_numparse=True,
+            ["family", "distinct train examples", "NDCG@10"],
         ),
     ]
 
@@ -431,7 +487,7 @@ def _family(run: dict[str, Any]) -> str:
 
 def plot_budget(results: dict[str, Any], path: Path) -> bool:
     """NDCG@10 against prompt tokens per request, one line per recommender; False if no LLM rows."""
-    runs = [r for r in results["runs"] if r["costs"].get(PROMPT_TOKENS_PER_REQUEST)]
+    runs = [r for r in sampled_runs(results) if r["costs"].get(PROMPT_TOKENS_PER_REQUEST)]
     if not runs:
         return False
     figure, axis = _axes(6)
@@ -455,7 +511,7 @@ def plot_budget(results: dict[str, Any], path: Path) -> bool:
 
 def plot_losses(results: dict[str, Any], path: Path) -> bool:
     """Each trained row's per-step training loss against examples seen; False if none."""
-    runs = [r for r in results["runs"] if (r.get("training") or {}).get("log")]
+    runs = [r for r in sampled_runs(results) if (r.get("training") or {}).get("log")]
     if not runs:
         return False
     figure, axis = _axes(7)
@@ -501,7 +557,7 @@ def learning_curve_points(results: dict[str, Any]) -> dict[str, list[tuple[int, 
     Only families with at least two different training sizes form a curve.
     """
     families: dict[str, list[tuple[int, float]]] = {}
-    for run in results["runs"]:
+    for run in sampled_runs(results):
         trained = _capabilities(run).get("trained")
         if trained is None:
             continue
@@ -527,7 +583,7 @@ def plot_learning_curve(results: dict[str, Any], path: Path) -> bool:
     figure, axis = _axes(6)
     for family, points in curves.items():
         axis.plot(*zip(*points), marker="o", label=family)
-    for run in results["runs"]:
+    for run in sampled_runs(results):
         if _capabilities(run).get("reference"):
             axis.axhline(run["metrics"]["ndcg@10"], color="grey", linestyle="--", linewidth=1)
             axis.annotate(run["recommender"], (0, run["metrics"]["ndcg@10"]), fontsize=8)

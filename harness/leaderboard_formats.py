@@ -6,7 +6,14 @@ import csv
 import io
 from typing import Any
 
-from harness.leaderboard import QUALITY, SORT_METRIC, _header, best_pairs, statistically_tied
+from harness.leaderboard import (
+    QUALITY,
+    SORT_METRIC,
+    _header,
+    best_pairs,
+    sampled_runs,
+    statistically_tied,
+)
 
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -27,7 +34,8 @@ def _escape(text: str) -> str:
 
 
 def _sorted_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
-    return sorted(results["runs"], key=lambda r: -r["metrics"][SORT_METRIC])
+    """The sampled-candidate rows (reranked rows repeat their plain row's), best first."""
+    return sorted(sampled_runs(results), key=lambda r: -r["metrics"][SORT_METRIC])
 
 
 def render_latex(results: dict[str, Any]) -> str:

@@ -27,7 +27,13 @@ from harness.data.model import Dataset
 from harness.errors import HarnessError, PluginError, plugin_errors
 from harness.experiment import Experiment, RunSpec, experiment_dict
 from harness.faults import kill_point
-from harness.leaderboard import plot_budget, plot_learning_curve, plot_losses, render_leaderboard
+from harness.leaderboard import (
+    plot_budget,
+    plot_learning_curve,
+    plot_losses,
+    render_leaderboard,
+    sampled_runs,
+)
 from harness.metrics import (
     CHANCE_METRICS,
     all_pairs,
@@ -41,11 +47,12 @@ from harness.metrics import (
     paired_test,
     position_diagnostics,
 )
-from harness.options import build_options, options_dict
+from harness.options import build_options, key_options, options_dict
 from harness.paths import cache_root, splits_dir
 from harness.plugins import Registry, default_registry, using_registry
 from harness.provenance import library_versions, provenance
 from harness.recommender import Capabilities, Recommender, Request, RunContext
+from harness.records import RECORDS, compact, write_row_records, write_summaries
 from harness.splits import Split, build_split, read_split, split_key, write_split
 
 log = logging.getLogger(__name__)
@@ -378,19 +385,20 @@ def _run_all(
     (tmp / "scores").mkdir()
     records, per_request, failed = [], {}, []
     target_ranks: dict[str, np.ndarray] = {}
+    summaries: dict[str, str] = {}  # preference summaries in prompt records, stored once
     positives = np.array([r.positive_index for r in split.test])
     reused = 0
     for number, run in enumerate(runs, start=1):
         log.info("[%d/%d] %s", number, len(runs), run.name)
         run_dir = tmp / "runs" / _slug(run.name)
         run_dir.mkdir(parents=True)
-        keyed = options_dict(run.options)
+        keyed = key_options(run.options)
         if run.retriever is not None:  # a reranking row is another row than its plain self
             keyed = {
                 **keyed,
                 "rerank": {
                     "recommender": run.retriever.spec.recommender,
-                    "options": options_dict(run.retriever.options),
+                    "options": key_options(run.retriever.options),
                     "plugin": run.retriever.plugin,
                     "k": run.spec.rerank_k,
                 },
@@ -403,10 +411,26 @@ def _run_all(
         capabilities = dataclasses.asdict(declared() if declared else Capabilities())
         outcome = None if fresh else checkpoints.load(cache_dir, checkpoint, run_dir)
         from_checkpoint = outcome is not None
+        records_file = None
         if outcome is not None:
-            run.recommender = None
             reused += 1
             log.info("reused the checkpoint of %s", run.name)
+            context = RunContext(
+                seed=experiment.split.seed,
+                device=data_parallel.local_device(experiment.device),
+                cache_dir=cache_dir,
+                progress=progress,
+            )
+            try:
+                records_file = _write_prompt_records(run, split, context, tmp, summaries)
+            except Exception as exc:
+                if fail_fast:
+                    raise
+                failed.append(_failure(run, run_dir, exc))
+                log.error("%s failed: %s (the other rows go on)", run.name, exc)
+                continue
+            finally:
+                run.recommender = None
         else:
             work = checkpoints.work_dir(cache_dir, checkpoint)
             if fresh:
@@ -422,6 +446,7 @@ def _run_all(
             try:
                 outcome = run_one(run, split, context)
                 outcome["computed_at"] = made["commit"]
+                records_file = _write_prompt_records(run, split, context, tmp, summaries)
             except Exception as exc:
                 if fail_fast:
                     raise
@@ -481,6 +506,7 @@ def _run_all(
                 "from_checkpoint": from_checkpoint,
                 "computed_at": outcome.get("computed_at"),
                 **({"rerank": outcome["rerank"]} if outcome.get("rerank") else {}),
+                **({"records_file": records_file} if records_file else {}),
             }
         )
         if not any(run_dir.iterdir()):
@@ -495,6 +521,8 @@ def _run_all(
         raise PluginError(f"every row failed; the first: {failed[0]['error']}")
     if (tmp / "runs").exists() and not any((tmp / "runs").iterdir()):
         (tmp / "runs").rmdir()
+    if summaries:
+        write_summaries(tmp / RECORDS, summaries)
     results = {
         "harness_version": __version__,
         "provenance": made,
@@ -522,13 +550,90 @@ def _run_all(
         "environment": library_versions(),
         "runs": records,
         "failed_runs": failed,
-        "paired_tests": _paired(records, per_request),
+        # a reranked row's sampled-candidate numbers are its plain row's: it joins the full-
+        # catalog family only, so no duplicate row widens the sampled families' corrections
+        "paired_tests": _paired(sampled_runs({"runs": records}), per_request),
         "full_paired_tests": _full_paired(records, target_ranks),
-        "chance_tests": _chance(records, per_request, len(split.test[0].candidates)),
+        "chance_tests": _chance(
+            sampled_runs({"runs": records}), per_request, len(split.test[0].candidates)
+        ),
     }
     (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (tmp / "leaderboard.md").write_text(render_leaderboard(results))
     return results
+
+
+def _write_prompt_records(
+    run: PreparedRun, split: Split, context: RunContext, board: Path, summaries: dict[str, str]
+) -> str | None:
+    """A row that sends prompts (``prompt_records``) gets ``records/<row>.jsonl.gz``: what it
+    sent for each test request. Returns the file's path in the board, or None."""
+    make = getattr(run.recommender, "prompt_records", None)
+    if make is None or not data_parallel.world().main:
+        return None
+    test = split.test
+    with plugin_errors(f"recommender {run.name!r} failed building its prompt records"):
+        built = make([r.unlabeled() for r in test], split.dataset, context)
+    catalog = split.dataset.catalog
+    lines = compact(
+        [r.sequence_id for r in test],
+        [[catalog.item_id(int(c)) for c in r.candidates] for r in test],
+        built,
+        summaries,
+    )
+    relative = f"{RECORDS}/{_slug(run.name)}.jsonl.gz"
+    write_row_records(board / relative, lines)
+    return relative
+
+
+def add_prompt_records(
+    board: Path, cache_dir: Path | None = None, data_dir: Path | None = None, progress=True
+) -> list[str]:
+    """Give a board made before ``records/`` existed its LLM rows' prompt records.
+
+    The prompts are rebuilt from the board's recorded experiment and split (summaries
+    read from the generation cache, or generated where missing), never rescored; the
+    results file names each row's records and the commit that built them. Returns the
+    rows that got records."""
+    from harness.experiment import experiment_from_dict
+
+    board = Path(board)
+    results = json.loads((board / "results.json").read_text())
+    experiment = experiment_from_dict(results["experiment"])
+    registry = default_registry()
+    cache_dir = cache_root(cache_dir)
+    dataset = load_dataset(
+        experiment.dataset,
+        experiment.dataset_options,
+        DatasetContext(data_dir or experiment.data_dir, cache_dir, seed=experiment.split.seed),
+        registry,
+    )
+    split = read_split(board / results["split"].get("file", "split.json"), dataset)
+    prepared = {run.name: run for run in prepare_runs(experiment.runs, registry)}
+    summaries: dict[str, str] = {}
+    done = []
+    for record in results["runs"]:
+        run = prepared.get(record["name"])
+        if run is None:
+            raise HarnessError(f"{board}: row {record['name']!r} is not in its experiment")
+        context = RunContext(
+            seed=experiment.split.seed,
+            device=experiment.device,
+            cache_dir=cache_dir,
+            progress=progress,
+        )
+        relative = _write_prompt_records(run, split, context, board, summaries)
+        run.recommender = None
+        release_freed_memory()
+        if relative:
+            record["records_file"] = relative
+            done.append(record["name"])
+    if summaries:
+        write_summaries(board / RECORDS, summaries)
+    made = provenance()
+    results["records_made"] = {"commit": made["commit"], "date": made["date"]}
+    (board / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return done
 
 
 def _failure(run: PreparedRun, run_dir: Path, exc: BaseException) -> dict[str, Any]:

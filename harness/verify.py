@@ -22,6 +22,7 @@ import numpy as np
 from harness.board_files import read_row_scores
 from harness.errors import HarnessError
 from harness.metrics import CUTOFFS, FULL_CUTOFFS, all_pairs, full_ranking_metrics, mean_with_ci
+from harness.records import verify_records
 
 # the recorded means went through the same float64 arithmetic; allow only its rounding
 TOLERANCE = 1e-12
@@ -110,6 +111,7 @@ def verify_board(folder: Path) -> list[str]:
     problems += _verify_chance_tests(results, per_request, len(test[0]["candidates"]))
     problems += _verify_pairs(results, "paired_tests", per_request)
     problems += _verify_pairs(results, "full_paired_tests", full)
+    problems += verify_records(folder, results, split)
     return problems
 
 
@@ -155,6 +157,12 @@ def provenance_problem(folder: Path) -> str | None:
         return (
             f"made from a dirty tree at {commit['sha'][:10]}: no commit reproduces this board "
             "(rerun it from a clean checkout)"
+        )
+    records = (_read_json(Path(folder) / "results.json").get("records_made") or {}).get("commit")
+    if records and records.get("dirty"):
+        return (
+            f"prompt records added from a dirty tree at {records['sha'][:10]}: rerun "
+            "`harness leaderboard records` from a clean checkout"
         )
     return None
 

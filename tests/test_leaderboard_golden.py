@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
+from harness.leaderboard import render_leaderboard
 
 BOARD = Path(__file__).parent / "fixtures" / "board"
 RESULTS = json.loads((BOARD / "results.json").read_text())
@@ -29,29 +30,57 @@ def test_each_format_matches_its_golden_file(fmt, golden):
     assert result.output == (BOARD / golden).read_text()
 
 
-def _markdown_rows(text: str) -> list[list[str]]:
-    table = text.split("\n\n")[2]  # the candidate-list table
-    return [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+def _markdown_table(text: str, title: str) -> list[list[str]]:
+    """The rows of the table under ``### title``."""
+    lines = text.split(f"### {title}\n\n", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append(line)
+    return [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
 
 
-def test_markdown_rows_are_sorted_with_the_recorded_numbers():
-    rows = _markdown_rows((BOARD / "leaderboard.md").read_text())
+def test_the_quality_table_is_sorted_with_the_recorded_numbers():
+    text = render_leaderboard(RESULTS)  # the code's output, not the golden file
+    rows = _markdown_table(text, "Quality")
     runs = {r["name"]: r for r in RESULTS["runs"]}
     ndcg = [runs[row[0]]["metrics"]["ndcg@10"] for row in rows]
     assert ndcg == sorted(ndcg, reverse=True) and len(rows) == len(runs)
     for row in rows:
         run = runs[row[0]]
-        assert row[9] == f"{run['metrics']['ndcg@10']:.4f}"
+        assert row[1:5] == [
+            f"{run['metrics'][m]:.4f}" for m in ("ndcg@10", "recall@10", "mrr@10", "auc")
+        ]
         low, high = run["ci95"]["ndcg@10"]
-        assert row[11] == f"[{low:.3f}, {high:.3f}]"
+        assert row[5] == f"[{low:.3f}, {high:.3f}]"
     by_name = {row[0]: row for row in rows}
-    assert by_name["sasrec"][12] == "best"
+    assert by_name["sasrec"][6] == "best"
     # the fine-tuned row's pair with the best: t Holm .82, Wilcoxon Holm .76, tied
-    assert by_name["llm (fine-tuned)"][12] == "0.82 / 0.76 ≈"
-    assert by_name["popularity"][12] == "5e-12 / 1e-10"  # different from the best
-    text = (BOARD / "leaderboard.md").read_text()
+    assert by_name["llm (fine-tuned)"][6] == "0.82 / 0.76 ≈"
+    assert by_name["popularity"][6] == "5e-12 / 1e-10"  # different from the best
     assert "broken: ValueError: boom" in text  # the failed row is listed, not ranked
     assert "whole earlier sequence excluded" in text
+
+
+def test_the_cost_table_carries_the_recorded_costs():
+    rows = _markdown_table(render_leaderboard(RESULTS), "Cost")
+    runs = {r["name"]: r for r in RESULTS["runs"]}
+    assert {row[0] for row in rows} == set(runs)
+    for row in rows:
+        costs = runs[row[0]]["costs"]
+        assert row[4] == f"{costs['fit_s']:.1f}" and row[6] == f"{costs['peak_rss_mb']:.0f}"
+
+
+def test_quality_and_cost_tables_fit_120_columns_on_every_committed_board():
+    boards = Path(__file__).resolve().parents[1] / "leaderboards"
+    for path in [BOARD / "results.json", *boards.glob("*/results.json")]:
+        text = render_leaderboard(json.loads(path.read_text()))
+        for title in ("Quality", "Cost"):
+            block = text.split(f"### {title}\n\n", 1)[1].split("\n\n###", 1)[0]
+            table = [line for line in block.splitlines() if line.startswith("|")]
+            assert table and max(map(len, table)) <= 120, (path, title)
 
 
 def test_latex_bolds_the_best_and_underlines_the_ties():

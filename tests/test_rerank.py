@@ -58,6 +58,14 @@ def test_a_reranked_row_keeps_its_retrievers_recall_and_reorders_the_top(tmp_pat
     pairs = {frozenset((p["a"], p["b"])) for p in full["pairs"]}
     assert frozenset(("text-knn [reranks popularity top 20]", "popularity")) in pairs
     assert len(full["pairs"]) == 3  # all three rows rank the whole catalog
+    # its sampled-candidate numbers repeat the plain row's: not a row of those families
+    name = "text-knn [reranks popularity top 20]"
+    sampled = {frozenset((p["a"], p["b"])) for p in results["paired_tests"]["pairs"]}
+    assert sampled == {frozenset(("text-knn", "popularity"))}
+    assert name not in results["chance_tests"]["ndcg@10"]["rows"]
+    quality = board.split("### Quality")[1].split("###")[0]
+    cost = board.split("### Cost")[1].split("###")[0]
+    assert name not in quality.split("\n\n")[1] and name in cost
     assert "### Paired tests on full-catalog NDCG@10 (3 pairs" in board
 
 
