@@ -17,8 +17,12 @@ def board_charts(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Every chart the board has data for: title and Plotly figure."""
     charts = [("NDCG@10 with its 95% CI", ndcg_chart(results))]
     for key, title in (
-        ("paired_tests", "Paired tests on NDCG@10 (Holm-corrected verdicts)"),
-        ("full_paired_tests", "Paired tests on full-catalog NDCG@10"),
+        (
+            "paired_tests",
+            "Paired tests on NDCG@10: blue, the row on the left beats the column's; red, "
+            "it loses; grey, a tie (either Holm p ≥ .05)",
+        ),
+        ("full_paired_tests", "Paired tests on full-catalog NDCG@10 (colours as above)"),
     ):
         figure = paired_chart(results, key)
         if figure is not None:
