@@ -70,4 +70,10 @@ def test_a_row_killed_in_training_and_scoring_resumes_to_the_same_numbers(tmp_pa
         for row in (got, expected)
     ]
     assert untimed[0] == untimed[1] and len(untimed[0]) == 2
+    # where the row's time went (the resumed run's own phases: scoring was read back)
+    costs = expected["costs"]
+    for phase in ("train", "validation", "tokenize", "forward"):
+        assert costs[f"phase_{phase}_s"] > 0, phase
+    validated = sum(e["validation_s"] for e in expected["training"]["validation"])
+    assert costs["phase_validation_s"] == pytest.approx(validated)
     assert not list((cache / "row-work").iterdir())  # the work folder goes with the checkpoint

@@ -72,6 +72,9 @@ def test_an_llm_row_keeps_its_prompts_and_verify_checks_they_belong(board, tmp_p
     results = json.loads((board / "results.json").read_text())
     llm = next(r for r in results["runs"] if r["name"] == "llm-trsr (tiny)")
     assert all("records_file" not in r for r in results["runs"] if r is not llm)
+    # a zero-shot LLM-TRSR row's time by phase: summaries, tokenizing, forward passes
+    assert all(llm["costs"][f"phase_{p}_s"] > 0 for p in ("summaries", "tokenize", "forward"))
+    assert "phase_train_s" not in llm["costs"]
     lines = read_row_records(board / llm["records_file"])
     split = json.loads((board / "split.json").read_text())
     assert [line["id"] for line in lines] == [r["id"] for r in split["test"]]
