@@ -286,3 +286,21 @@ def test_training_report_and_log(lm, tmp_path):
     summary = report.summary()
     assert summary["train_tokens"] > 0 and summary["train_tokens_per_s"] > 0
     assert final_loss([1.0] * 9 + [0.0] * 11) == pytest.approx(0.0)
+
+
+def test_pad_id_zero_is_a_real_id_for_every_batch_builder(lm, tmp_path):
+    """Scoring, generation, embedding and SFT pad with one rule: the pad token, else the end
+    token, else 0; a vocabulary that pads with id 0 pads with 0 (SFT once read 0 as
+    missing and padded with the end token)."""
+    from types import SimpleNamespace
+
+    from harness.llm.tokens import pad_token_id
+
+    assert pad_token_id(SimpleNamespace(pad_token_id=0, eos_token_id=7)) == 0
+    assert pad_token_id(SimpleNamespace(pad_token_id=None, eos_token_id=7)) == 7
+    assert pad_token_id(SimpleNamespace(pad_token_id=None, eos_token_id=None)) == 0
+
+    rows, _ = rows_for(lm, [single(SHORT, True), single(LONG, False)])
+    zero = PackedCollator(pad_token_id(SimpleNamespace(pad_token_id=0, eos_token_id=7)))(rows)
+    short = int((zero["segments"][0] == -1).sum())  # the shorter row's left padding
+    assert short > 0 and zero["input_ids"][0, :short].tolist() == [0] * short

@@ -24,8 +24,8 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.llm.loading import LoadedModel
-from harness.llm.scoring import Backbone, _eval_mode, _pad_id
-from harness.llm.tokens import encode
+from harness.llm.scoring import Backbone, _eval_mode
+from harness.llm.tokens import encode, pad_token_id
 from harness.paths import embeddings_dir
 
 Pooling = Literal["mean", "last"]
@@ -106,7 +106,7 @@ class TextEmbedder:
             raise ValueError("cannot embed an empty text")
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         backbone = Backbone(self.lm.model)
-        pad = _pad_id(self.lm.tokenizer)
+        pad = pad_token_id(self.lm.tokenizer)
         out = np.empty((len(ids), self.lm.model.config.hidden_size), dtype=np.float32)
         bar = tqdm(
             total=len(ids), desc="embedding", unit="text", disable=None if progress else True

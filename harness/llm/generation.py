@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.llm.loading import LoadedModel
-from harness.llm.tokens import encode
+from harness.llm.tokens import encode, pad_token_id
 
 
 def generate(
@@ -84,9 +84,7 @@ def generate_ids(
         width_multiple = 64 if static and on_cuda else 1
     tokenizer, model = lm.tokenizer, lm.model
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    pad_id = (
-        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    )
+    pad_id = pad_token_id(tokenizer)
     ends = _eos_ids(lm)
     settings = {
         "max_new_tokens": max_new_tokens,

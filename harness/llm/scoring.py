@@ -52,7 +52,7 @@ from tqdm.auto import tqdm
 from harness.faults import kill_point
 from harness.llm.loading import LoadedModel
 from harness.llm.resume import ScoredBatches
-from harness.llm.tokens import encode, label_token_ids
+from harness.llm.tokens import encode, label_token_ids, pad_token_id
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def score_choices(
     stats.prompt_tokens.extend(len(e.shared) + len(tail) for e in encoded for tail in e.tails)
     results = [np.empty((0, len(labels)), dtype=np.float64) for _ in requests]
     todo = sorted((e for e in encoded if e.tails), key=lambda e: len(e.shared), reverse=True)
-    pad_id = _pad_id(lm.tokenizer)
+    pad_id = pad_token_id(lm.tokenizer)
     backbone = Backbone(model)
     number = -1
     bar = tqdm(total=len(todo), desc="scoring", unit="user", disable=None if progress else True)
@@ -417,13 +417,6 @@ def _right_padded(
     rows: list[list[int]], width: int, pad_id: int, device: torch.device
 ) -> torch.Tensor:
     return torch.tensor([row + [pad_id] * (width - len(row)) for row in rows], device=device)
-
-
-def _pad_id(tokenizer) -> int:
-    for token_id in (tokenizer.pad_token_id, tokenizer.eos_token_id):
-        if token_id is not None:
-            return token_id
-    return 0
 
 
 @contextlib.contextmanager

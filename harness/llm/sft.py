@@ -276,7 +276,7 @@ def train_lora(
     from peft.utils import get_peft_model_state_dict
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from harness.llm.tokens import label_token_ids
+    from harness.llm.tokens import label_token_ids, pad_token_id
 
     if not groups:
         raise ValueError("no training examples")
@@ -300,7 +300,7 @@ def train_lora(
             raise TypeError(f"loss={settings.loss} trains on PromptGroups with two answers")
         rows = tokenize_groups(lm.tokenizer, groups, answer_ids, packed=settings.packing)
     examples = sum(len(r["tails"]) for r in rows)
-    pad_id = lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id or 0
+    pad_id = pad_token_id(lm.tokenizer)  # 0 is a real id, not "missing"
     output_dir.mkdir(parents=True, exist_ok=True)
     per_step = settings.batch_size * settings.grad_accum
     steps_per_epoch = math.ceil(len(rows) / per_step)

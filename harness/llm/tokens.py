@@ -30,6 +30,15 @@ def encode(tokenizer, texts: Sequence[str]) -> list[list[int]]:
     return [row[1:] if len(row) > 1 and row[0] == bos and row[1] == bos else row for row in ids]
 
 
+def pad_token_id(tokenizer) -> int:
+    """The id that pads a batch: the tokenizer's pad token, else its end token, else 0.
+    Id 0 is a real id (some vocabularies pad with it), never "missing"."""
+    for token_id in (tokenizer.pad_token_id, tokenizer.eos_token_id):
+        if token_id is not None:
+            return token_id
+    return 0
+
+
 def count_tokens(lm_or_tokenizer, texts: Sequence[str]) -> list[int]:
     """Number of tokens the model sees for each text (a ``LoadedModel`` or a tokenizer)."""
     tokenizer = getattr(lm_or_tokenizer, "tokenizer", lm_or_tokenizer)
