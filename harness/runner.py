@@ -412,52 +412,38 @@ def _run_all(
         outcome = None if fresh else checkpoints.load(cache_dir, checkpoint, run_dir)
         from_checkpoint = outcome is not None
         records_file = None
-        if outcome is not None:
+        if from_checkpoint:
             reused += 1
             log.info("reused the checkpoint of %s", run.name)
-            context = RunContext(
-                seed=experiment.split.seed,
-                device=data_parallel.local_device(experiment.device),
-                cache_dir=cache_dir,
-                progress=progress,
-            )
-            try:
-                records_file = _write_prompt_records(run, split, context, tmp, summaries)
-            except Exception as exc:
-                if fail_fast:
-                    raise
-                failed.append(_failure(run, run_dir, exc))
-                log.error("%s failed: %s (the other rows go on)", run.name, exc)
-                continue
-            finally:
-                run.recommender = None
-        else:
-            work = checkpoints.work_dir(cache_dir, checkpoint)
-            if fresh:
-                shutil.rmtree(work, ignore_errors=True)
-            context = RunContext(
-                seed=experiment.split.seed,
-                device=data_parallel.local_device(experiment.device),
-                cache_dir=cache_dir,
-                run_dir=run_dir,
-                work_dir=work,
-                progress=progress,
-            )
-            try:
+        work = None if from_checkpoint else checkpoints.work_dir(cache_dir, checkpoint)
+        if fresh and work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        context = RunContext(
+            seed=experiment.split.seed,
+            device=data_parallel.local_device(experiment.device),
+            cache_dir=cache_dir,
+            run_dir=None if from_checkpoint else run_dir,
+            work_dir=work,
+            progress=progress,
+        )
+        try:
+            if not from_checkpoint:
                 outcome = run_one(run, split, context)
                 outcome["computed_at"] = made["commit"]
-                records_file = _write_prompt_records(run, split, context, tmp, summaries)
-            except Exception as exc:
-                if fail_fast:
-                    raise
-                failed.append(_failure(run, run_dir, exc))
-                log.error("%s failed: %s (the other rows go on)", run.name, exc)
-                continue
-            finally:
-                # free the model and hand the heap back to the OS before the next row,
-                # so each row's peak memory starts from the same floor
-                run.recommender = None
-                release_freed_memory()
+            # a row read back from its checkpoint still gets its prompt records
+            records_file = _write_prompt_records(run, split, context, tmp, summaries)
+        except Exception as exc:
+            if fail_fast:
+                raise
+            failed.append(_failure(run, run_dir, exc))
+            log.error("%s failed: %s (the other rows go on)", run.name, exc)
+            continue
+        finally:
+            # free the model and hand the heap back to the OS before the next row,
+            # so each row's peak memory starts from the same floor
+            run.recommender = None
+            release_freed_memory()
+        if not from_checkpoint:
             if data_parallel.world().main:
                 checkpoints.save(cache_dir, checkpoint, outcome, run_dir)
             shutil.rmtree(work, ignore_errors=True)
