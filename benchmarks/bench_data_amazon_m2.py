@@ -49,7 +49,7 @@ def peak_rss_mb():
 
 
 t0 = time.perf_counter()
-import harness.runner  # loaded by every CLI command before a dataset is
+import harness.orchestration.runner  # loaded by every CLI command before a dataset is
 from harness.data.context import DatasetContext
 from harness.data.amazon_m2 import AmazonM2Options, load_amazon_m2
 t1 = time.perf_counter()

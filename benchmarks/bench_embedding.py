@@ -37,7 +37,7 @@ def fastest(lm, texts: list[str], batch_size: int) -> tuple[float, np.ndarray]:
 
 
 def test_batched_against_one_at_a_time(lm, report):
-    from harness.data.embedded import MovieLensOptions, load_ml_100k
+    from harness.data.embedded_dataset import MovieLensOptions, load_ml_100k
 
     catalog = load_ml_100k(MovieLensOptions()).catalog
     texts = catalog.texts(np.arange(min(N_TEXTS, len(catalog))))

@@ -35,7 +35,7 @@ ROUNDS = int(os.environ.get("HARNESS_BENCH_ROUNDS", "2"))
 
 @pytest.fixture(scope="module")
 def split():
-    from harness.data.embedded import MovieLensOptions, load_ml_100k
+    from harness.data.embedded_dataset import MovieLensOptions, load_ml_100k
 
     return build_split(load_ml_100k(MovieLensOptions()), SplitConfig(seed=0, users=N_REQUESTS))
 

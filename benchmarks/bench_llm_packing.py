@@ -23,11 +23,11 @@ import numpy as np
 import pytest
 from conftest import decoder_weights, matmul_gflops
 
+from harness import domain_words, numbered
 from harness.llm import chat_prompt
 from harness.llm.packing import PromptGroup, row_tokens, tokenize_groups
 from harness.llm.sft import SFTSettings, train_lora
 from harness.llm.tokens import answer_token_ids
-from harness.llm_recommender import INSTRUCTIONS, numbered
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -43,7 +43,7 @@ MEASURED: dict[str, dict] = {}
 
 @pytest.fixture(scope="module")
 def groups(lm) -> list[PromptGroup]:
-    from harness.data.embedded import MovieLensOptions, load_ml_100k
+    from harness.data.embedded_dataset import MovieLensOptions, load_ml_100k
 
     data = load_ml_100k(MovieLensOptions())
     rng = np.random.default_rng(0)
@@ -51,7 +51,7 @@ def groups(lm) -> list[PromptGroup]:
     for user in rng.choice(len(data.sequences), N_PREFIXES, replace=False):
         seq = data.sequences[user]
         body = (
-            f"{INSTRUCTIONS['movies']}\n[Preference Summary]\n{SUMMARY}\n"
+            f"{domain_words('movies').yes_no}\n[Preference Summary]\n{SUMMARY}\n"
             f"[Recent Items]\n{numbered(data.catalog.texts(seq[-6:-1]))}\n"
             "[Candidate Item]\n\x00"
         )

@@ -27,11 +27,11 @@ import time
 import numpy as np
 import pytest
 
+from harness import domain_words, numbered
 from harness.costs import PeakMemory, cuda_allocated, release_freed_memory
 from harness.llm import chat_prompt, count_tokens, generate
 from harness.llm.packing import PromptGroup
 from harness.llm.sft import SFTSettings, train_lora
-from harness.llm_recommender import INSTRUCTIONS, numbered
 from llm_trsr.summarizers import HierarchicalSummarizer, RecurrentSummarizer, SummarizerOptions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -47,7 +47,7 @@ MEASURED: dict[str, dict] = {}
 
 @pytest.fixture(scope="module")
 def ml100k():
-    from harness.data.embedded import MovieLensOptions, load_ml_100k
+    from harness.data.embedded_dataset import MovieLensOptions, load_ml_100k
 
     return load_ml_100k(MovieLensOptions())
 
@@ -119,7 +119,7 @@ def sft_examples(lm, ml100k) -> list[PromptGroup]:
         seq = ml100k.sequences[int(rng.integers(len(ml100k.sequences)))]
         summary = "The user likes " + ", ".join(ml100k.catalog.texts(seq[:6]))
         body = (
-            f"{INSTRUCTIONS['movies']}\n[Preference Summary]\n{summary}\n"
+            f"{domain_words('movies').yes_no}\n[Preference Summary]\n{summary}\n"
             f"[Recent Items]\n{numbered(ml100k.catalog.texts(seq[-5:]))}\n"
             f"[Candidate Item]\n{ml100k.catalog.text(int(rng.integers(len(ml100k.catalog))))}"
         )

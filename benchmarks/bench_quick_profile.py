@@ -31,7 +31,7 @@ MEASURED: dict[str, dict] = {}
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
-    from harness.llm.embedded import embedded_model_path
+    from harness.llm.embedded_model import embedded_model_path
 
     path = tmp_path_factory.mktemp("quick-profile-cache")
     embedded_model_path(path)  # the one-off GGUF conversion, outside the timing

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
+from harness.boards.views import evaluate_board
 from harness.costs import PeakMemory
-from harness.data.embedded import MovieLensOptions, load_ml_100k
-from harness.experiment import Experiment, RunSpec
-from harness.runner import evaluate
+from harness.data.embedded_dataset import MovieLensOptions, load_ml_100k
+from harness.orchestration.experiment import Experiment, RunSpec
 from harness.splits import SplitConfig, build_split
 from harness_baselines.sasrec import SASRecOptions
 from harness_baselines.sasrec.batches import NegativeSampler, batches, to_tokens, windows
@@ -86,7 +86,9 @@ def test_full_run(benchmark, tmp_path):
 
     def run() -> None:
         started = time.perf_counter()
-        results.update(evaluate(experiment, tmp_path / "out", tmp_path / "cache", progress=False))
+        results.update(
+            evaluate_board(experiment, tmp_path / "out", tmp_path / "cache", progress=False)
+        )
         results["wall_s"] = time.perf_counter() - started
 
     benchmark.pedantic(run, rounds=1, iterations=1)

@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from harness.data.context import DatasetContext
-from harness.experiment import RunSpec
 from harness.metrics import candidate_metrics, holm, paired_test
+from harness.orchestration.experiment import RunSpec
+from harness.orchestration.runner import load_dataset, prepare_runs
 from harness.plugins import default_registry
 from harness.recommender import RunContext
-from harness.runner import load_dataset, prepare_runs
 from harness.splits import SplitConfig, build_split
 
 CHANCE_NDCG10 = 0.2164  # 1 positive among 21 candidates, ranked at random

@@ -44,6 +44,11 @@ _EXPORTS = {
     "ItemWriter": "harness.data.cache",
     "load_or_build": "harness.data.cache",
     "write_sequences": "harness.data.cache",
+    # how prompts word a domain
+    "DOMAINS": "harness.domains",
+    "GENERIC": "harness.domains",
+    "DomainWords": "harness.domains",
+    "domain_words": "harness.domains",
     # options, metrics, paths
     "build_options": "harness.options",
     "NESTED": "harness.options",
@@ -52,23 +57,26 @@ _EXPORTS = {
     "default_registry": "harness.plugins",
     "current_registry": "harness.plugins",
     # the LLM recommender base
-    "LLMOptions": "harness.llm_recommender",
-    "PromptedYesNoRecommender": "harness.llm_recommender",
-    "LLMRecommender": "harness.llm_recommender",
-    "SummaryOptions": "harness.llm_recommender",
-    "summary_sections": "harness.llm_recommender",
-    "selection_metrics": "harness.llm_recommender",
-    "TrainingExample": "harness.llm_recommender",
-    "Window": "harness.llm_recommender",
-    "check_model_name": "harness.llm_recommender",
-    "numbered": "harness.llm_recommender",
+    "LLMOptions": "harness.recommenders.llm",
+    "PromptedYesNoRecommender": "harness.recommenders.yes_no",
+    "LLMRecommender": "harness.recommenders.llm",
+    "SummaryOptions": "harness.recommenders.llm",
+    "summary_sections": "harness.recommenders.llm",
+    "selection_metrics": "harness.recommenders.llm",
+    "TrainingExample": "harness.recommenders.llm",
+    "Window": "harness.recommenders.llm",
+    "check_model_name": "harness.recommenders.llm",
+    "numbered": "harness.recommenders.llm",
 }
 
 __all__ = [
     "Capabilities",
     "Catalog",
     "ChosenSummarizer",
+    "DOMAINS",
     "Dataset",
+    "DomainWords",
+    "GENERIC",
     "DatasetContext",
     "HarnessError",
     "ItemWriter",
@@ -96,6 +104,7 @@ __all__ = [
     "check_model_name",
     "checked_summaries",
     "current_registry",
+    "domain_words",
     "default_registry",
     "generations_dir",
     "hookimpl",
@@ -114,18 +123,8 @@ if TYPE_CHECKING:
     from harness.data.cache import ItemWriter, load_or_build, write_sequences
     from harness.data.model import Catalog, Dataset
     from harness.data.text import render_item
+    from harness.domains import DOMAINS, GENERIC, DomainWords, domain_words
     from harness.errors import HarnessError, PluginError, plugin_errors
-    from harness.llm_recommender import (
-        LLMOptions,
-        LLMRecommender,
-        PromptedYesNoRecommender,
-        SummaryOptions,
-        TrainingExample,
-        Window,
-        check_model_name,
-        numbered,
-        summary_sections,
-    )
     from harness.metrics import candidate_metrics
     from harness.options import NESTED, build_options
     from harness.paths import generations_dir
@@ -138,6 +137,17 @@ if TYPE_CHECKING:
         RunContext,
         TrainData,
     )
+    from harness.recommenders.llm import (
+        LLMOptions,
+        LLMRecommender,
+        SummaryOptions,
+        TrainingExample,
+        Window,
+        check_model_name,
+        numbered,
+        summary_sections,
+    )
+    from harness.recommenders.yes_no import PromptedYesNoRecommender
     from harness.summarizer import (
         SUMMARY_PROMPTS,
         SUMMARY_PROMPTS_GENERATED,

@@ -53,7 +53,7 @@ def register_recommenders(register):
     ``fit(data, context)`` then ``score(requests, context)`` giving one score
     per candidate of each request; the requests carry no answer. A yes/no LLM
     recommender can subclass
-    :class:`harness.llm_recommender.PromptedYesNoRecommender`.
+    :class:`harness.PromptedYesNoRecommender`.
     """
 
 

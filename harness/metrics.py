@@ -13,6 +13,10 @@ import numpy as np
 
 CUTOFFS = (3, 5, 10)
 FULL_CUTOFFS = (10, 20)
+# the headline: what boards sort by, pair-test, plot and chance-test first
+HEADLINE = "ndcg@10"
+# what an LLM row's epoch checkpoint is selected on, over validation requests
+SELECTION = "recall@3"
 
 
 def positive_ranks(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
@@ -135,7 +139,7 @@ def all_pairs(values: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     return pairs
 
 
-CHANCE_METRICS = ("ndcg@10", "auc")
+CHANCE_METRICS = (HEADLINE, "auc")
 
 
 def chance_level(metric: str, n_candidates: int) -> float:
@@ -206,3 +210,10 @@ def position_diagnostics(scores: np.ndarray, positive: np.ndarray) -> dict[str, 
         "top1_chi2": float(chi2),
         "top1_p": float(p),
     }
+
+
+def sampled_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of the sampled-candidate tables, tests and plots: all but reranked rows,
+    whose sampled-candidate numbers are those of the same row without ``rerank`` (they
+    are read in the full-catalog table)."""
+    return [r for r in results["runs"] if not r.get("rerank")]

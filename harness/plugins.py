@@ -26,7 +26,7 @@ ENTRY_POINT_GROUP = "harness"
 DISABLE_ENV = "HARNESS_DISABLE_PLUGINS"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "harness.data.embedded",
+    "harness.data.embedded_dataset",
     "harness_baselines.sanity",
     "harness_baselines.sasrec",
     "harness_baselines.text_knn",

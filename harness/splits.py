@@ -49,12 +49,11 @@ class SplitConfig:
     test_time: float | None = None
 
     def __post_init__(self) -> None:
-        if self.history < 1:
-            raise HarnessError("--history must be at least 1")
-        if self.negatives < 1:
-            raise HarnessError("--negatives must be at least 1")
-        if self.users is not None and self.users < 1:
-            raise HarnessError("--users must be at least 1")
+        # named as the option is written in both places: `[split] history` or `--history`
+        for name in ("history", "negatives", "users"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise HarnessError(f"split option {name}={value}: must be at least 1")
         if self.protocol not in PROTOCOLS:
             raise HarnessError(
                 f"split option protocol={self.protocol!r}: choose one of {', '.join(PROTOCOLS)}"

@@ -103,7 +103,7 @@ def tiny_model_dir(embedded, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def ml100k():
-    from harness.data.embedded import MovieLensOptions, load_ml_100k
+    from harness.data.embedded_dataset import MovieLensOptions, load_ml_100k
 
     return load_ml_100k(MovieLensOptions())
 

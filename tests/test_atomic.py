@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.data.atomic import load_atomic_dataset, load_catalog
+from harness.data.recbole import load_atomic_dataset, load_catalog
 from harness.errors import HarnessError
 
 ITEMS = "item_id:token\ttitle:token_seq\tyear:token\n1\tAlpha\t1990\n2\tBeta\t1991\n3\tGamma\t\n"

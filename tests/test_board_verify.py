@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from conftest import run_main
 
-from harness.board_files import read_row_scores, write_row_scores
-from harness.experiment import Experiment, RunSpec
-from harness.runner import evaluate
+from harness.boards.views import evaluate_board
+from harness.orchestration.experiment import Experiment, RunSpec
+from harness.orchestration.row_scores import read_row_scores, write_row_scores
 from harness.splits import SplitConfig
 
 
@@ -24,7 +24,7 @@ def board(tmp_path_factory):
     experiment = Experiment(
         split=SplitConfig(users=40, history=3), runs=[RunSpec("popularity"), RunSpec("random")]
     )
-    evaluate(experiment, root / "board", cache_dir=root / "cache", progress=False)
+    evaluate_board(experiment, root / "board", cache_dir=root / "cache", progress=False)
     return root / "board"
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.board_files import read_row_scores
+from harness.orchestration.row_scores import read_row_scores
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_experiment_file_with_the_same_recommender_twice(harness_cli, tmp_path):
         (["--dataset", "nope", "-r", "random"], "unknown dataset 'nope'; available: "),
         (["-r", "random[x=1]"], "recommender 'random' takes no options"),
         (["-r", "random", "-r", "random"], "two runs are named 'random'"),
-        (["--users", "0", "-r", "random"], "--users must be at least 1"),
+        (["--users", "0", "-r", "random"], "split option users=0: must be at least 1"),
         ([], "no recommender given"),
     ],
 )

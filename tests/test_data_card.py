@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harness.data.card import count_words, dataset_card, render_card
-from harness.data.embedded import MovieLensOptions, load_ml_1m, load_ml_100k
+from harness.data.embedded_dataset import MovieLensOptions, load_ml_1m, load_ml_100k
 from harness.data.model import Catalog, Dataset
 
 

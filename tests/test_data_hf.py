@@ -8,10 +8,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from harness.board_files import read_row_scores
 from harness.data.context import DatasetContext
 from harness.data.hf import HFOptions, load_hf
 from harness.errors import HarnessError
+from harness.orchestration.row_scores import read_row_scores
 
 
 @pytest.fixture(scope="module")

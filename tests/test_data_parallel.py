@@ -72,7 +72,7 @@ def test_two_processes_give_the_one_process_board(tmp_path, tiny_model_dir):
 def test_prompt_building_shares_keep_a_users_windows_on_one_process():
     """Each user's windows are adjacent; contiguous shares split at most size-1 users, where
     every-N-th shares put each user with more than one window on several processes."""
-    from harness.llm_recommender import contiguous_share
+    from harness.recommenders.llm import contiguous_share
 
     windows = [(user, k) for user in range(10) for k in range(3)]  # 10 users x 3 windows
     for size in (1, 2, 3, 4):

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.data.amazon_m2 import AmazonM2Options, load_amazon_m2
-from harness.data.atomic import load_atomic_dataset
 from harness.data.context import DatasetContext
 from harness.data.mind import MindOptions, load_mind
+from harness.data.recbole import load_atomic_dataset
 from harness.errors import HarnessError
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from harness.boards.render import render_leaderboard
 from harness.cli import cli
-from harness.leaderboard import render_leaderboard
 
 BOARD = Path(__file__).parent / "fixtures" / "board"
 RESULTS = json.loads((BOARD / "results.json").read_text())

@@ -1,7 +1,7 @@
 """The learning curve's x axis counts distinct training examples, so a point that
 repeats 240 examples over 4 epochs sits at 240, not at the 960 presentations."""
 
-from harness.leaderboard import learning_curve_points
+from harness.boards.render import learning_curve_points
 
 
 def row(name, zero_shot, examples=None, epochs=None, ndcg=0.3):

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from harness.export import lm_eval_task_utils as task_utils
+from harness.export.lm_eval import write_lm_eval_task
 from harness.llm import ScoringRequest, score_yes_no
-from harness.llm import lm_eval_task_utils as task_utils
-from harness.llm.lm_eval_export import write_lm_eval_task
 from harness.metrics import positive_ranks, ranking_metrics
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import harness.llm.devices as devices
-import harness.llm.embedded as embedded_module
+import harness.llm.embedded_model as embedded_module
 from harness.llm import (
     EMBEDDED_MODEL,
     chat_prompt,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessError
-from harness.llm_recommender import numbered
 from harness.recommender import RunContext
+from harness.recommenders.llm import numbered
 from harness.splits import SplitConfig, build_split
 from harness_baselines.truncated_llm import TruncatedLLM, TruncatedOptions, keep_newest_within
 from llm_trsr.recommender import LLMTRSR, TRSROptions

@@ -10,8 +10,8 @@ import pytest
 from test_summarizers import Script
 
 from harness.llm.generation_cache import CachedGenerator
-from harness.llm_recommender import LLMOptions
 from harness.recommender import RunContext
+from harness.recommenders.llm import LLMOptions
 from harness.splits import SplitConfig, build_split, read_split, write_split
 from harness_baselines.truncated_llm import TruncatedLLM, TruncatedOptions
 from llm_trsr.recommender import LLMTRSR, TRSROptions

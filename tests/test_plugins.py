@@ -6,10 +6,10 @@ import types
 import pytest
 
 from harness import hookimpl
+from harness.boards.views import evaluate_board
 from harness.errors import PluginError
-from harness.experiment import Experiment, RunSpec
+from harness.orchestration.experiment import Experiment, RunSpec
 from harness.plugins import collect, get_plugin_manager
-from harness.runner import evaluate
 from harness.splits import SplitConfig
 
 
@@ -156,7 +156,7 @@ def test_registering_a_fake_plugin_in_process(ml100k, tmp_path, session_cache):
         split=SplitConfig(users=100),
         runs=[RunSpec("popularity"), RunSpec("anti-popularity")],
     )
-    results = evaluate(
+    results = evaluate_board(
         experiment, tmp_path / "o", cache_dir=session_cache, registry=collect(pm), progress=False
     )
     metrics = {r["name"]: r["metrics"]["ndcg@10"] for r in results["runs"]}

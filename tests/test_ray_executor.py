@@ -41,7 +41,7 @@ def test_ray_rows_and_seeds_give_the_serial_boards(tmp_path):
 
 
 def test_without_ray_the_executor_names_the_extra(monkeypatch):
-    from harness.ray_executor import _import_ray
+    from harness.orchestration.ray_executor import _import_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(HarnessError, match=r"llmrec-harness\[ray\]"):

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from conftest import run_main
 
+from harness.boards.views import evaluate_board
 from harness.errors import HarnessError
-from harness.experiment import Experiment, RunSpec
+from harness.orchestration.experiment import Experiment, RunSpec
+from harness.orchestration.runner import prepare_runs, reorder_top, top_k_excluding
 from harness.plugins import default_registry
-from harness.runner import evaluate, prepare_runs, reorder_top, top_k_excluding
 from harness.splits import SplitConfig
 
 
@@ -39,7 +40,9 @@ def test_a_reranked_row_keeps_its_retrievers_recall_and_reorders_the_top(tmp_pat
             RunSpec("text-knn", {"rerank": "popularity", "rerank_k": "20"}),
         ],
     )
-    results = evaluate(experiment, tmp_path / "board", cache_dir=tmp_path / "c", progress=False)
+    results = evaluate_board(
+        experiment, tmp_path / "board", cache_dir=tmp_path / "c", progress=False
+    )
     popularity, plain, reranked = results["runs"]
     assert reranked["name"] == "text-knn [reranks popularity top 20]"
     assert reranked["rerank"]["k"] == 20 and reranked["rerank"]["retriever"] == "popularity"
@@ -74,7 +77,7 @@ def test_verify_recomputes_both_families_of_paired_tests(tmp_path, monkeypatch, 
         split=SplitConfig(users=40),
         runs=[RunSpec("popularity"), RunSpec("text-knn"), RunSpec("random")],
     )
-    evaluate(experiment, tmp_path / "board", cache_dir=tmp_path / "c", progress=False)
+    evaluate_board(experiment, tmp_path / "board", cache_dir=tmp_path / "c", progress=False)
     code, out, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(tmp_path / "board"))
     assert code == 0, err
     for key, pairs in (("full_paired_tests", 1), ("paired_tests", 3)):

@@ -13,11 +13,11 @@ from tqdm import tqdm
 
 from harness.data.model import Catalog, Dataset
 from harness.errors import HarnessError
-from harness.experiment import RunSpec
 from harness.options import build_options
+from harness.orchestration.experiment import RunSpec
+from harness.orchestration.runner import prepare_runs
 from harness.plugins import default_registry
 from harness.recommender import Request, RunContext
-from harness.runner import prepare_runs
 from harness.splits import SplitConfig, build_split
 from harness_baselines.sasrec import SASRecOptions
 from harness_baselines.sasrec import train as train_module

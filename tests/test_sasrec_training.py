@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from harness.experiment import Experiment, RunSpec
+from harness.boards.views import evaluate_board
+from harness.orchestration.experiment import Experiment, RunSpec
 from harness.recommender import RunContext, TrainData
-from harness.runner import evaluate
 from harness.splits import SplitConfig, build_split
 from harness_baselines.sasrec import SASRecOptions
 from harness_baselines.sasrec.recommender import SASRecRecommender
@@ -26,7 +26,9 @@ def test_sasrec_beats_popularity_with_both_tables(tmp_path):
         runs=[RunSpec("popularity"), RunSpec("sasrec", FAST, name="sasrec")],
         device="cpu",
     )
-    results = evaluate(experiment, tmp_path / "out", cache_dir=tmp_path / "cache", progress=False)
+    results = evaluate_board(
+        experiment, tmp_path / "out", cache_dir=tmp_path / "cache", progress=False
+    )
     runs = {r["name"]: r for r in results["runs"]}
     sasrec, popularity = runs["sasrec"], runs["popularity"]
     assert sasrec["metrics"]["ndcg@10"] > popularity["metrics"]["ndcg@10"] + 0.05

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import run_harness
 
-from harness.experiment import Experiment, RunSpec
-from harness.records import SUMMARY_MARK, read_row_records
-from harness.runner import evaluate
+from harness.boards.views import evaluate_board
+from harness.orchestration.experiment import Experiment, RunSpec
+from harness.orchestration.records import SUMMARY_MARK, read_row_records
 from harness.splits import SplitConfig
 
 CHROMIUM = (
@@ -56,7 +56,7 @@ def board(tmp_path_factory, tiny_model_dir):
             RunSpec("llm-trsr", trsr, name="llm-trsr (tiny)"),
         ],
     )
-    evaluate(experiment, root / "ml-100k-small", cache_dir=root / "cache", progress=False)
+    evaluate_board(experiment, root / "ml-100k-small", cache_dir=root / "cache", progress=False)
     return root / "ml-100k-small"
 
 
@@ -88,7 +88,7 @@ def test_an_llm_row_keeps_its_prompts_and_verify_checks_they_belong(board, tmp_p
     changed = tmp_path / "swapped"
     shutil.copytree(board, changed)
     swapped = lines[1:] + lines[:1]  # records of other requests than the split's order
-    from harness.records import write_row_records
+    from harness.orchestration.records import write_row_records
 
     write_row_records(changed / llm["records_file"], swapped)
     result = run_harness("leaderboard", "verify", str(changed))

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import run_main
 
+from harness.boards.views import evaluate_board
 from harness.data.model import Catalog, Dataset
 from harness.errors import HarnessError
-from harness.experiment import Experiment, RunSpec
-from harness.runner import evaluate
+from harness.orchestration.experiment import Experiment, RunSpec
 from harness.splits import SplitConfig, build_split, read_split, write_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def test_a_global_time_board_verifies_and_regenerates(tmp_path, monkeypatch, cap
         runs=[RunSpec("random"), RunSpec("popularity")],
     )
     board = tmp_path / "board"
-    evaluate(experiment, board, cache_dir=tmp_path / "cache", progress=False)
+    evaluate_board(experiment, board, cache_dir=tmp_path / "cache", progress=False)
     results = json.loads((board / "results.json").read_text())
     assert results["split"]["protocol"] == "global-time"
     assert "global-time: trains on what precedes" in (board / "leaderboard.md").read_text()

@@ -10,9 +10,9 @@ import pytest
 
 from harness.cli import main
 from harness.errors import HarnessError
-from harness.experiment import RunSpec
+from harness.orchestration.experiment import RunSpec
+from harness.orchestration.runner import prepare_runs
 from harness.plugins import default_registry
-from harness.runner import prepare_runs
 
 GOOD_RUN = "[[runs]]\nrecommender = 'random'\n"
 
@@ -107,8 +107,19 @@ CASES = {
         ],
         "the validation cut (",
     ),
-    "history 0": (lambda d: ["evaluate", "-r", "random", "--history", "0"], "--history must"),
-    "negatives 0": (lambda d: ["evaluate", "-r", "random", "--negatives", "0"], "--negatives"),
+    "history 0": (
+        lambda d: ["evaluate", "-r", "random", "--history", "0"],
+        "split option history=0: must be at least 1",
+    ),
+    # the same check from a file names the file and its table, not a command-line flag
+    "[split] history 0": (
+        lambda d: ["evaluate", write(d, "e.toml", "[split]\nhistory = 0\n" + GOOD_RUN)],
+        "e.toml [split]: split option history=0: must be at least 1",
+    ),
+    "negatives 0": (
+        lambda d: ["evaluate", "-r", "random", "--negatives", "0"],
+        "split option negatives=0",
+    ),
     "unknown recommender": (lambda d: ["evaluate", "-r", "nope"], "unknown recommender 'nope'"),
     "unknown dataset": (
         lambda d: ["evaluate", "-r", "random", "--dataset", "nope"],

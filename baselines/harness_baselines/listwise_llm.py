@@ -43,6 +43,7 @@ from harness import (
     SummaryOptions,
     TrainData,
     Window,
+    domain_words,
     hookimpl,
     numbered,
     selection_metrics,
@@ -52,18 +53,6 @@ from harness_baselines.truncated_llm import SUMMARY_PLACEHOLDER, keep_newest_wit
 
 # single-token labels in the order they are given to candidates
 LABELS = tuple(string.ascii_uppercase + string.ascii_lowercase)
-INSTRUCTIONS = {
-    "movies": "Which candidate movie will the user watch next, given the movies the user "
-    "watched? Answer with the candidate's letter only.",
-    "news": "Which candidate news article will the user click next, given the news the user "
-    "clicked? Answer with the candidate's letter only.",
-    "products": "Which candidate product will the user view next, given the products the user "
-    "viewed in this session? Answer with the candidate's letter only.",
-}
-GENERIC_INSTRUCTION = (
-    "Which candidate item will the user interact with next, given the items the user "
-    "interacted with? Answer with the candidate's letter only."
-)
 RECENT_UNDER_SUMMARY = 5  # LLM-TRSR's recent items, and the budget rule's
 
 
@@ -172,7 +161,7 @@ class ListwiseLLM(LLMRecommender):
         listed = "\n".join(
             f"{labels[slot]}. {catalog.text(candidates[i])}" for slot, i in enumerate(order)
         )
-        body = [INSTRUCTIONS.get(self.dataset.domain, GENERIC_INSTRUCTION)]
+        body = [domain_words(self.dataset.domain).pick_one]
         body += [f"[{title}]\n{text}" for title, text in sections]
         body.append(f"[Candidates]\n{listed}")
         return chat_prompt(self.lm.tokenizer, "\n".join(body))

@@ -1,7 +1,7 @@
 """The truncated-prompt LLM baseline: raw history texts instead of a summary.
 
 Same LLM, LoRA SFT, training pairs and yes/no scoring as ``llm-trsr`` (both
-are :class:`~harness.llm_recommender.PromptedYesNoRecommender`); the prompt
+are :class:`~harness.PromptedYesNoRecommender`); the prompt
 holds the history's item lines, newest kept, oldest dropped until the whole
 prompt (with the request's longest candidate) fits ``max_prompt_tokens``.
 Items are dropped whole, never cut in half. With ``recent_items=R`` the

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.board_files import read_row_scores
-from harness.data.embedded import MovieLensOptions, load_ml_100k
+from harness.data.embedded_dataset import MovieLensOptions, load_ml_100k
 from harness.metrics import candidate_metrics, paired_test
+from harness.orchestration.row_scores import read_row_scores
 
 
 def _field(text: str, name: str) -> str:

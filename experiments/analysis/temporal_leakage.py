@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.data.embedded import MovieLensOptions, load_ml_100k
+from harness.data.embedded_dataset import MovieLensOptions, load_ml_100k
 from harness.metrics import candidate_metrics, paired_test
 from harness.splits import SplitConfig, build_split
 

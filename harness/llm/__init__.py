@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 # Names are imported on first use: plugins import option classes from this
 # package at registration time, and `harness plugins` must not pay for torch.
 _EXPORTS = {
-    "EMBEDDED_MODEL": "harness.llm.embedded",
+    "EMBEDDED_MODEL": "harness.llm.embedded_model",
     "CachedGenerator": "harness.llm.generation_cache",
     "Generator": "harness.llm.generation_cache",
     "generate": "harness.llm.generation",
@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from harness.llm.embedded import EMBEDDED_MODEL
+    from harness.llm.embedded_model import EMBEDDED_MODEL
     from harness.llm.embedding import TextEmbedder, catalog_vectors, embed_texts
     from harness.llm.generation import generate
     from harness.llm.generation_cache import CachedGenerator, Generator

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from harness.llm.devices import resolve_device, resolve_dtype
-from harness.llm.embedded import EMBEDDED_MODEL, embedded_model_path
+from harness.llm.embedded_model import EMBEDDED_MODEL, embedded_model_path
 
 log = logging.getLogger(__name__)
 

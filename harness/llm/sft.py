@@ -46,6 +46,7 @@ from harness.llm.packing import (
     tokenize_groups,
 )
 from harness.llm.resume import last_complete_checkpoint
+from harness.metrics import SELECTION
 
 log = logging.getLogger(__name__)
 CHECKPOINT_STEPS_ENV = "HARNESS_CHECKPOINT_STEPS"
@@ -252,7 +253,7 @@ def train_lora(
     checkpoint_steps: int | None = None,
     answers: Sequence[str] = ("yes", "no"),
 ) -> tuple[torch.nn.Module, TrainingReport]:
-    """Fine-tune LoRA adapters; keep the epoch with the best validation ``recall@3``.
+    """Fine-tune LoRA adapters; keep the epoch with the best validation :data:`~harness.metrics.SELECTION`.
 
     ``answers`` are the answer words, each one token: the positive and the
     negative word for yes/no prompt groups, the N labels for choice examples
@@ -398,7 +399,7 @@ def train_lora(
             if scores is not None:  # one epoch: nothing to select, nothing validated
                 log.info("epoch %d: validation %s", epoch, scores)
             # without a validation set the latest epoch is kept
-            score = scores["recall@3"] if scores else None
+            score = scores[SELECTION] if scores else None
             if score is None or score > best["score"]:
                 best.update(score=-math.inf if score is None else score, epoch=epoch)
                 best["state"] = {

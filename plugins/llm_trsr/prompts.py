@@ -7,31 +7,18 @@ from the summarizer's options; the domain only changes the nouns and verbs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from harness import numbered
+from harness import DOMAINS, GENERIC, DomainWords, domain_words, numbered
 
-__all__ = ["DOMAINS", "GENERIC", "cut_blocks", "domain_words", "fill", "numbered"]
-
-
-@dataclass(frozen=True)
-class DomainWords:
-    items: str  # "news articles"
-    action: str  # "clicked"
-    interaction: str  # "news-reading"
-
-
-DOMAINS = {
-    "news": DomainWords("news articles", "clicked", "news-reading"),
-    "products": DomainWords("products", "viewed", "shopping"),
-    "movies": DomainWords("movies", "watched", "movie-watching"),
-}
-GENERIC = DomainWords("items", "interacted with", "interaction")
-
-
-def domain_words(domain: str) -> DomainWords:
-    """The nouns and verbs for a dataset's domain; a generic wording for any other domain."""
-    return DOMAINS.get(domain, GENERIC)
+__all__ = [
+    "DOMAINS",
+    "GENERIC",
+    "DomainWords",
+    "cut_blocks",
+    "domain_words",
+    "fill",
+    "numbered",
+]
 
 
 BLOCK_TEMPLATE = (

@@ -1,7 +1,7 @@
 """The ``llm-trsr`` recommender: [Preference Summary] + [Recent Items] + [Candidate Item].
 
 Everything but the prompt (training pairs, LoRA SFT, checkpoint selection,
-shared-prefix scoring) is :class:`harness.llm_recommender.PromptedYesNoRecommender`.
+shared-prefix scoring) is :class:`harness.PromptedYesNoRecommender`.
 """
 
 from __future__ import annotations

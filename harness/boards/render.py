@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
 
 from harness.costs import PROMPT_BUDGET_TOKENS, PROMPT_TOKENS_PER_REQUEST
-from harness.metrics import CUTOFFS, FULL_CUTOFFS, holm
+from harness.metrics import CUTOFFS, FULL_CUTOFFS, HEADLINE, holm, sampled_runs
 
 QUALITY = [f"{m}@{k}" for m in ("recall", "mrr", "ndcg") for k in CUTOFFS] + ["auc"]
 TABLE_QUALITY = ["ndcg@10", "recall@10", "mrr@10", "auc"]  # the Markdown table's; all in CSV
 HEADERS = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "auc": "AUC"}
-SORT_METRIC = "ndcg@10"
-
-
-def sampled_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows of the sampled-candidate tables, tests and plots: all but reranked rows,
-    whose sampled-candidate numbers are those of the same row without ``rerank`` (they
-    are read in the full-catalog table)."""
-    return [r for r in results["runs"] if not r.get("rerank")]
 
 
 def markdown_table(rows: list[list[str]], headers: list[str]) -> str:
@@ -37,7 +27,7 @@ def markdown_table(rows: list[list[str]], headers: list[str]) -> str:
         module.MIN_PADDING = padding
 
 
-def _header(key: str) -> str:
+def column_header(key: str) -> str:
     name, _, k = key.partition("@")
     return f"{HEADERS[name]}@{k}" if k else HEADERS[name]
 
@@ -91,7 +81,7 @@ def chance_legend(results: dict[str, Any]) -> list[str]:
     tests = results.get("chance_tests") or {}
     if not tests:
         return []
-    levels = ", ".join(f"{_header(m)} {t['chance']:.4f}" for m, t in tests.items())
+    levels = ", ".join(f"{column_header(m)} {t['chance']:.4f}" for m, t in tests.items())
     first = next(iter(tests.values()))
     return [
         "",
@@ -111,8 +101,8 @@ def _pairs_family(results: dict[str, Any]) -> str:
 
 def render_leaderboard(results: dict[str, Any]) -> str:
     """The candidate-list table, the full-ranking table (if any row has one) and a legend."""
-    every = sorted(results["runs"], key=lambda r: -r["metrics"][SORT_METRIC])
-    runs = sorted(sampled_runs(results), key=lambda r: -r["metrics"][SORT_METRIC])
+    every = sorted(results["runs"], key=lambda r: -r["metrics"][HEADLINE])
+    runs = sorted(sampled_runs(results), key=lambda r: -r["metrics"][HEADLINE])
     split, dataset = results["split"], results["dataset"]
     params = split["params"]
     paired = results.get("paired_tests", {}).get("rows", {})
@@ -129,7 +119,7 @@ def render_leaderboard(results: dict[str, Any]) -> str:
     quality = []
     for run in runs:
         m = run["metrics"]
-        low, high = run["ci95"][SORT_METRIC]
+        low, high = run["ci95"][HEADLINE]
         quality.append(
             [run["name"]]
             + [f"{m[key]:.4f}" for key in TABLE_QUALITY]
@@ -140,7 +130,7 @@ def render_leaderboard(results: dict[str, Any]) -> str:
         )
     quality_headers = (
         ["Recommender"]
-        + [_header(k) for k in TABLE_QUALITY]
+        + [column_header(k) for k in TABLE_QUALITY]
         + ["NDCG@10 95% CI", "vs best (t / W)"]
     )
     lines += [
@@ -168,7 +158,7 @@ def render_leaderboard(results: dict[str, Any]) -> str:
                     [r["name"]] + [_versus_chance(results, c, r["name"]) for c in chance]
                     for r in runs
                 ],
-                ["Recommender"] + [f"{_header(c)} vs chance (Holm p)" for c in chance],
+                ["Recommender"] + [f"{column_header(c)} vs chance (Holm p)" for c in chance],
             ),
         ]
     lines += chance_legend(results)
@@ -192,7 +182,7 @@ def render_leaderboard(results: dict[str, Any]) -> str:
             "",
             markdown_table(
                 [[r["name"]] + [f"{r['full_ranking'][k]:.4f}" for k in keys] for r in full_runs],
-                ["Recommender"] + [_header(k) for k in keys],
+                ["Recommender"] + [column_header(k) for k in keys],
             ),
         ]
         lines += rerank_lines(full_runs)
@@ -455,96 +445,14 @@ def curve_table(results: dict[str, Any]) -> list[str]:
     ]
 
 
-def _axes(width: float):
-    """A figure and its axes, drawn without a display."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(width, 4))
-
-
-def _save(figure, axis, path: Path, xlabel: str, ylabel: str, title: str, legend_size=None) -> bool:
-    """Label, grid and legend the axes, write the PNG and free the figure."""
-    import matplotlib.pyplot as plt
-
-    axis.set_xlabel(xlabel)
-    axis.set_ylabel(ylabel)
-    axis.set_title(title)
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=legend_size)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return True
-
-
-def _family(run: dict[str, Any]) -> str:
-    """What a row recorded, less its budget: the rows of one budget sweep share a line."""
-    return f"{run['recommender']} ({'fine-tuned' if run.get('training') else 'not trained'})"
-
-
-def plot_budget(results: dict[str, Any], path: Path) -> bool:
-    """NDCG@10 against prompt tokens per request, one line per recommender; False if no LLM rows."""
-    runs = [r for r in sampled_runs(results) if r["costs"].get(PROMPT_TOKENS_PER_REQUEST)]
-    if not runs:
-        return False
-    figure, axis = _axes(6)
-    for family in sorted({_family(r) for r in runs}):
-        points = sorted(
-            (r["costs"][PROMPT_TOKENS_PER_REQUEST], r["metrics"]["ndcg@10"])
-            for r in runs
-            if _family(r) == family
-        )
-        axis.plot(*zip(*points), marker="o", label=family)
-    return _save(
-        figure,
-        axis,
-        path,
-        "prompt tokens per request",
-        "NDCG@10 (1 positive + sampled negatives)",
-        f"{results['dataset']['name']}: quality against prompt budget",
-        legend_size=None,
-    )
-
-
-def plot_losses(results: dict[str, Any], path: Path) -> bool:
-    """Each trained row's per-step training loss against examples seen; False if none."""
-    runs = [r for r in sampled_runs(results) if (r.get("training") or {}).get("log")]
-    if not runs:
-        return False
-    figure, axis = _axes(7)
-    for run in runs:
-        entries = run["training"]["log"]
-        axis.plot(
-            [e["examples"] for e in entries],
-            [e["loss"] for e in entries],
-            label=run["name"],
-            linewidth=1,
-        )
-    priors = {r["costs"].get("train_loss_prior") for r in runs} - {None}
-    for prior in sorted(priors):
-        axis.axhline(prior, color="grey", linestyle="--", linewidth=1)
-    return _save(
-        figure,
-        axis,
-        path,
-        "training examples seen",
-        "training loss per step",
-        f"{results['dataset']['name']}: LoRA training loss (dashed: label prior)",
-        legend_size=8,
-    )
-
-
-def _capabilities(run: dict[str, Any]) -> dict[str, Any]:
+def declared_capabilities(run: dict[str, Any]) -> dict[str, Any]:
     """What the row declared (results.json from before capabilities declares nothing)."""
     return run.get("capabilities") or {}
 
 
 def _curve_family(run: dict[str, Any]) -> str:
     """A row's recommender and variant: the rows of one learning curve share a line."""
-    variant = _capabilities(run).get("variant")
+    variant = declared_capabilities(run).get("variant")
     return run["recommender"] + (f" ({variant})" if variant else "")
 
 
@@ -558,7 +466,7 @@ def learning_curve_points(results: dict[str, Any]) -> dict[str, list[tuple[int, 
     """
     families: dict[str, list[tuple[int, float]]] = {}
     for run in sampled_runs(results):
-        trained = _capabilities(run).get("trained")
+        trained = declared_capabilities(run).get("trained")
         if trained is None:
             continue
         seen = run["costs"].get("train_examples")
@@ -573,31 +481,3 @@ def learning_curve_points(results: dict[str, Any]) -> dict[str, list[tuple[int, 
         for family, points in sorted(families.items())
         if len({x for x, _ in points}) >= 2
     }
-
-
-def plot_learning_curve(results: dict[str, Any], path: Path) -> bool:
-    """NDCG@10 against training examples, one line per LLM family; False if no curve."""
-    curves = learning_curve_points(results)
-    if not curves:
-        return False
-    figure, axis = _axes(6)
-    for family, points in curves.items():
-        axis.plot(*zip(*points), marker="o", label=family)
-    for run in sampled_runs(results):
-        if _capabilities(run).get("reference"):
-            axis.axhline(run["metrics"]["ndcg@10"], color="grey", linestyle="--", linewidth=1)
-            axis.annotate(run["recommender"], (0, run["metrics"]["ndcg@10"]), fontsize=8)
-    return _save(
-        figure,
-        axis,
-        path,
-        "distinct training examples (0: zero-shot)",
-        "NDCG@10 (1 positive + sampled negatives)",
-        f"{results['dataset']['name']}: learning curve",
-        legend_size=8,
-    )
-
-
-def render_file(path: Path) -> str:
-    """Render the leaderboard of a results.json file."""
-    return render_leaderboard(json.loads(Path(path).read_text()))

@@ -1,6 +1,6 @@
-"""The public bases of LLM recommenders: :class:`LLMRecommender` (what every scoring head
-shares) and :class:`PromptedYesNoRecommender` (the pointwise yes/no head: a prompt per
-(history, candidate), LoRA SFT on yes/no answers, P(yes) from the shared-prefix scorer).
+"""What every LLM recommender shares: :class:`LLMRecommender` (options, training
+examples, LoRA SFT, checkpoint selection, summaries); the pointwise yes/no head
+is :class:`harness.recommenders.yes_no.PromptedYesNoRecommender`.
 
 LLM-TRSR and the truncated-prompt baseline differ only in the sections of the
 prompt before the candidate (:meth:`PromptedYesNoRecommender.sections`); the
@@ -17,7 +17,6 @@ generation, SFT, embeddings) lives in :mod:`harness.llm`.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Sequence
@@ -28,9 +27,8 @@ from typing import Any, Literal, Protocol, TypeVar
 import numpy as np
 
 from harness import data_parallel
-from harness.costs import PROMPT_TOKENS_PER_REQUEST
 from harness.data.model import Dataset
-from harness.metrics import candidate_metrics
+from harness.metrics import HEADLINE, SELECTION, candidate_metrics
 from harness.options import NESTED, THROUGHPUT
 from harness.paths import runs_dir
 from harness.recommender import Capabilities, Recommender, Request, RunContext, TrainData
@@ -38,7 +36,6 @@ from harness.summarizer import ChosenSummarizer
 
 log = logging.getLogger(__name__)
 
-_CANDIDATE = "\x00CANDIDATE\x00"
 # Training defaults, chosen on validation requests (benchmarks/RESULTS-llm-trsr.md)
 LR = 1e-3
 EXAMPLES_PER_USER = 2
@@ -71,21 +68,6 @@ class TrainingExample:
     offset: int
     candidates: tuple[int, ...]
     labels: tuple[bool, ...]
-
-
-INSTRUCTIONS = {
-    "movies": "Predict whether the user will watch the candidate movie, "
-    "given the movies the user watched. Answer yes or no.",
-    "news": "Predict whether the user will click the candidate news article, "
-    "given the news the user clicked. Answer yes or no.",
-    "products": "Predict whether the user will view the candidate product next, "
-    "given the products the user viewed in this session. Answer yes or no.",
-}
-# for a domain the prompts do not know (a dataset's domain is any string)
-GENERIC_INSTRUCTION = (
-    "Predict whether the user will interact with the candidate item, "
-    "given the items the user interacted with. Answer yes or no."
-)
 
 
 @dataclass(frozen=True)
@@ -299,10 +281,11 @@ def numbered(lines: Sequence[str]) -> str:
 
 
 def selection_metrics(scores: np.ndarray, positives: np.ndarray) -> dict[str, float]:
-    """What a validation pass reports: the mean recall@3 (the checkpoint is selected on it)
-    and NDCG@10 of scores against each request's positive index."""
+    """What a validation pass reports: the mean of :data:`~harness.metrics.SELECTION` (the
+    checkpoint is selected on it) and of the headline metric, of scores against each
+    request's positive index."""
     metrics = candidate_metrics(scores, positives)
-    return {key: float(metrics[key].mean()) for key in ("recall@3", "ndcg@10")}
+    return {key: float(metrics[key].mean()) for key in (SELECTION, HEADLINE)}
 
 
 class LLMRecommender(Recommender):
@@ -527,111 +510,3 @@ class LLMRecommender(Recommender):
         if self.options.epochs == 1 or self.options.valid_requests == 0:
             return []
         return nested_sample(list(valid), self.options.valid_requests, [seed, 4])
-
-
-class PromptedYesNoRecommender(LLMRecommender):
-    """The pointwise yes/no head: subclasses say what goes before ``[Candidate Item]``."""
-
-    yes, no = "yes", "no"  # the answers after the chat template's assistant header
-
-    def capabilities(self) -> Capabilities:
-        return dataclasses.replace(super().capabilities(), prompts=True)
-
-    # --- prompts --------------------------------------------------------------------------
-
-    def prefix_and_suffix(self, sections: list[tuple[str, str]], domain: str) -> tuple[str, str]:
-        """Render the chat prompt once, split where the candidate's text goes."""
-        from harness.llm import chat_prompt
-
-        body = [INSTRUCTIONS.get(domain, GENERIC_INSTRUCTION)]
-        body += [f"[{title}]\n{text}" for title, text in sections]
-        body.append(f"[Candidate Item]\n{_CANDIDATE}")
-        rendered = chat_prompt(self.lm.tokenizer, "\n".join(body))
-        prefix, suffix = rendered.split(_CANDIDATE)
-        return prefix, suffix
-
-    def scoring_requests(self, windows: Sequence[Window], dataset: Dataset, context: RunContext):
-        """One shared-prefix scoring request per window: its prompt up to the candidate, and
-        per candidate the candidate's text and the rest of the prompt."""
-        from harness.llm import ScoringRequest
-
-        catalog = dataset.catalog
-        out = []
-        for parts, window in zip(self.sections(windows, dataset, context), windows):
-            prefix, suffix = self.prefix_and_suffix(parts, dataset.domain)
-            texts = tuple(catalog.text(c) + suffix for c in window.candidates)
-            out.append(ScoringRequest(prefix, texts))
-        return out
-
-    def requests_for(self, requests: Sequence[Request], dataset: Dataset, context: RunContext):
-        return self.scoring_requests(requests, dataset, context)
-
-    def prompt_records(
-        self, requests: Sequence[Request], dataset: Dataset, context: RunContext
-    ) -> list[dict[str, Any]]:
-        """What this row sends the LLM for each request, for the board's ``records/``: the
-        user's preference summary (None without one), the prompt up to the candidates and
-        one continuation per candidate. Prompts are rebuilt, not scored (summaries come
-        from the generation cache), so a row read back from its checkpoint has them too."""
-        self.load(context)
-        self.dataset = dataset
-        sections = self.sections(requests, dataset, context)
-        scoring = self.requests_for(requests, dataset, context)
-        return [
-            {
-                "summary": dict(parts).get("Preference Summary"),
-                "prompt": request.prefix,
-                "continuations": list(request.continuations),
-            }
-            for parts, request in zip(sections, scoring)
-        ]
-
-    # --- training and scoring -------------------------------------------------------------
-
-    def fit(self, data: TrainData, context: RunContext) -> None:
-        windows = self.training_windows(data, context)
-        if windows is None:
-            return
-        from harness.llm import PromptGroup
-
-        examples, valid = windows
-        requests = self.scoring_requests(examples, data.dataset, context)
-        groups = [
-            PromptGroup(r.prefix, r.continuations, e.labels) for r, e in zip(requests, examples)
-        ]
-        valid_requests = self.requests_for(valid, data.dataset, context)
-        positives = np.array([r.positive_index for r in valid])
-
-        def validate(model) -> dict[str, float]:
-            scores = np.stack(self._score(valid_requests, model, progress=False))
-            return selection_metrics(scores, positives)
-
-        self.train(groups, (self.yes, self.no), validate if valid_requests else None, context)
-
-    def _score(self, requests, model, progress: bool, resume=None, stats=None) -> list[np.ndarray]:
-        from harness.llm import score_yes_no
-
-        return score_yes_no(
-            self.lm,
-            requests,
-            yes=self.yes,
-            no=self.no,
-            model=model,
-            users_per_batch=self.options.users_per_batch,
-            batch_tokens=self.options.batch_tokens,
-            progress=progress,
-            resume=resume,
-            stats=stats,
-        )
-
-    def score(self, requests: Sequence[Request], context: RunContext) -> np.ndarray:
-        from harness.llm import ScoringStats
-
-        scoring = self.requests_for(requests, self.dataset, context)
-        resume = self.scoring_resume(context)
-        stats = ScoringStats()
-        scores = np.stack(self._score(scoring, self.model, context.progress, resume, stats))
-        # one "request" to the LLM is one (history, candidate) prompt
-        context.record_cost(PROMPT_TOKENS_PER_REQUEST, float(np.mean(stats.prompt_tokens)))
-        stats.record_phases(context)
-        return scores

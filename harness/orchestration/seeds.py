@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from harness.atomic import write_bytes_atomic
 from harness.errors import HarnessError
-from harness.experiment import Experiment
+from harness.orchestration.experiment import Experiment
 
 METRICS = ("ndcg@10", "recall@10", "mrr@10", "auc")
 
@@ -95,7 +95,7 @@ def evaluate_seeds(
     experiment: Experiment, out_dir: Path, seeds: list[int], **evaluate_kwargs: Any
 ) -> dict[str, Any]:
     """Run the experiment once per seed into ``out_dir/seed-S`` and summarize across seeds."""
-    from harness.runner import evaluate
+    from harness.orchestration.runner import evaluate
 
     out_dir = Path(out_dir)
     boards = {}

@@ -43,7 +43,7 @@ class RunSpec:
     taken out of the options wherever they are written (``NAME[rerank=sasrec]``,
     ``options = { rerank = "sasrec" }`` or the run's table): the row then
     reranks that retriever's top ``rerank_k`` of the catalog for its
-    full-ranking metrics (:func:`harness.runner.run_one`).
+    full-ranking metrics (:func:`harness.orchestration.runner.run_one`).
     """
 
     recommender: str
@@ -154,14 +154,41 @@ def load_experiment(path: Path) -> Experiment:
     data_dir = data.get("data_dir")
     if data_dir is not None:
         data_dir = (Path(path).parent / data_dir).resolve()
+    try:
+        split = build_options(SplitConfig, split_raw, f"{path} [split]")
+    except HarnessError as exc:  # SplitConfig's own checks name the option, not the file
+        raise HarnessError(exc if str(path) in str(exc) else f"{path} [split]: {exc}") from None
     return Experiment(
         dataset=data.get("dataset", "ml-100k"),
         dataset_options=dict(data.get("dataset_options", {})),
         data_dir=data_dir,
-        split=build_options(SplitConfig, split_raw, f"{path} [split]"),
+        split=split,
         runs=runs,
         device=data.get("device", "auto"),
     )
+
+
+def with_overrides(
+    experiment: Experiment,
+    dataset_spec: str | None = None,
+    data_dir: Path | None = None,
+    device: str | None = None,
+    **split: Any,
+) -> Experiment:
+    """``experiment`` with what was given replaced: the command line's flags over a file's
+    values (``dataset_spec`` is ``NAME[key=value,...]``; ``split`` holds SplitConfig
+    fields, None meaning "not given")."""
+    experiment = dataclasses.replace(experiment)
+    if dataset_spec is not None:
+        experiment.dataset, experiment.dataset_options = parse_spec(dataset_spec)
+    if data_dir is not None:
+        experiment.data_dir = data_dir
+    if device is not None:
+        experiment.device = device
+    changed = {key: value for key, value in split.items() if value is not None}
+    if changed:
+        experiment.split = dataclasses.replace(experiment.split, **changed)
+    return experiment
 
 
 def experiment_dict(experiment: Experiment) -> dict[str, Any]:

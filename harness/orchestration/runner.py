@@ -13,29 +13,22 @@ import re
 import shutil
 import tempfile
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness import __version__, checkpoints, data_parallel
-from harness.board_files import TOP_ITEMS, write_row_scores
+from harness import __version__, data_parallel
 from harness.costs import PeakMemory, Stopwatch, release_freed_memory
 from harness.data.context import DatasetContext
 from harness.data.model import Dataset
 from harness.errors import HarnessError, PluginError, plugin_errors
-from harness.experiment import Experiment, RunSpec, experiment_dict
 from harness.faults import kill_point
-from harness.leaderboard import (
-    plot_budget,
-    plot_learning_curve,
-    plot_losses,
-    render_leaderboard,
-    sampled_runs,
-)
 from harness.metrics import (
     CHANCE_METRICS,
+    HEADLINE,
     all_pairs,
     candidate_metrics,
     catalog_ranking,
@@ -46,17 +39,20 @@ from harness.metrics import (
     mean_with_ci,
     paired_test,
     position_diagnostics,
+    sampled_runs,
 )
 from harness.options import build_options, key_options, options_dict
+from harness.orchestration import checkpoints
+from harness.orchestration.experiment import Experiment, RunSpec, experiment_dict
+from harness.orchestration.provenance import library_versions, provenance
+from harness.orchestration.records import RECORDS, compact, write_row_records, write_summaries
+from harness.orchestration.row_scores import TOP_ITEMS, write_row_scores
 from harness.paths import cache_root, splits_dir
 from harness.plugins import Registry, default_registry, using_registry
-from harness.provenance import library_versions, provenance
 from harness.recommender import Capabilities, Recommender, Request, RunContext
-from harness.records import RECORDS, compact, write_row_records, write_summaries
 from harness.splits import Split, build_split, read_split, split_key, write_split
 
 log = logging.getLogger(__name__)
-PAIRED_METRIC = "ndcg@10"
 
 
 def load_dataset(
@@ -300,14 +296,18 @@ def evaluate(
     cache_dir: Path | None = None,
     registry: Registry | None = None,
     progress: bool = True,
-    plot: bool = False,
     fresh: bool = False,
     fail_fast: bool = False,
     experiment_file: Path | None = None,
+    views: Callable[[dict[str, Any], Path], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the experiment and write ``out_dir`` (results.json, split.json, scores/, leaderboard.md).
+    """Run the experiment and write ``out_dir`` (results.json, split.json, scores/, records/).
 
-    Each finished row is checkpointed at once (:mod:`harness.checkpoints`); a
+    ``views(results, folder)`` adds what readers see (the layer above passes
+    :func:`harness.boards.views.write_views`: leaderboard.md, plots) to the
+    folder before it is published, so a board appears whole or not at all.
+
+    Each finished row is checkpointed at once (:mod:`harness.orchestration.checkpoints`); a
     rerun reads finished rows back unless ``fresh``. A row that raises is
     recorded under ``failed_runs`` (its traceback in its run folder) and the
     other rows go on, unless ``fail_fast``: then the first failure ends the
@@ -359,11 +359,8 @@ def evaluate(
         )
         if experiment_file is not None:
             shutil.copyfile(experiment_file, tmp / "experiment.toml")
-        if plot and not plot_budget(results, tmp / "budget.png"):
-            log.warning("--plot: no row reports prompt tokens, no budget.png written")
-        if plot:
-            plot_losses(results, tmp / "loss.png")
-            plot_learning_curve(results, tmp / "learning-curve.png")
+        if views is not None:
+            views(results, tmp)
         if out_dir.exists():
             log.info("replacing %s", out_dir)
             shutil.rmtree(out_dir)
@@ -545,7 +542,6 @@ def _run_all(
         ),
     }
     (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (tmp / "leaderboard.md").write_text(render_leaderboard(results))
     return results
 
 
@@ -581,7 +577,7 @@ def add_prompt_records(
     read from the generation cache, or generated where missing), never rescored; the
     results file names each row's records and the commit that built them. Returns the
     rows that got records."""
-    from harness.experiment import experiment_from_dict
+    from harness.orchestration.experiment import experiment_from_dict
 
     board = Path(board)
     results = json.loads((board / "results.json").read_text())
@@ -640,16 +636,14 @@ def _paired(records: list[dict], per_request: dict[str, dict[str, np.ndarray]]) 
     same test requests; the pairs' p-values Holm-corrected over all pairs)."""
     if len(records) < 2:
         return {}
-    best = max(records, key=lambda r: r["metrics"][PAIRED_METRIC])["name"]
+    best = max(records, key=lambda r: r["metrics"][HEADLINE])["name"]
     rows = {
-        r["name"]: paired_test(
-            per_request[best][PAIRED_METRIC], per_request[r["name"]][PAIRED_METRIC]
-        )
+        r["name"]: paired_test(per_request[best][HEADLINE], per_request[r["name"]][HEADLINE])
         for r in records
         if r["name"] != best
     }
-    pairs = all_pairs({r["name"]: per_request[r["name"]][PAIRED_METRIC] for r in records})
-    return {"metric": PAIRED_METRIC, "reference": best, "rows": rows, "pairs": pairs}
+    pairs = all_pairs({r["name"]: per_request[r["name"]][HEADLINE] for r in records})
+    return {"metric": HEADLINE, "reference": best, "rows": rows, "pairs": pairs}
 
 
 def _full_paired(records: list[dict], target_ranks: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -658,11 +652,11 @@ def _full_paired(records: list[dict], target_ranks: dict[str, np.ndarray]) -> di
     if len(target_ranks) < 2:
         return {}
     values = {
-        r["name"]: full_ranking_metrics(target_ranks[r["name"]])[PAIRED_METRIC]
+        r["name"]: full_ranking_metrics(target_ranks[r["name"]])[HEADLINE]
         for r in records
         if r["name"] in target_ranks
     }
-    return {"metric": PAIRED_METRIC, "pairs": all_pairs(values)}
+    return {"metric": HEADLINE, "pairs": all_pairs(values)}
 
 
 def _chance(

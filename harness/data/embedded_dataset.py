@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from harness.data.atomic import load_atomic_dataset
 from harness.data.context import DatasetContext
 from harness.data.model import Dataset
+from harness.data.recbole import load_atomic_dataset
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 

@@ -18,7 +18,7 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.errors import HarnessError
-from harness.experiment import experiment_from_dict
+from harness.orchestration.experiment import experiment_from_dict
 
 COSTS_SHOWN = ("fit_s", "score_s", "peak_rss_mb")
 
@@ -97,7 +97,7 @@ def regenerate(
     folder: Path, check: bool, cache_dir: Path | None = None, progress: bool = True
 ) -> Comparison | None:
     """Rerun the board in ``folder``: rewrite it, or (``check``) compare a rerun with it."""
-    from harness.runner import evaluate
+    from harness.boards.views import evaluate_board
 
     folder = Path(folder)
     try:
@@ -118,7 +118,7 @@ def regenerate(
             experiment_file = Path(scratch) / "experiment.toml"
             shutil.copyfile(source, experiment_file)
         out = Path(scratch) / "board" if check else folder
-        regenerated = evaluate(
+        regenerated = evaluate_board(
             experiment,
             out,
             cache_dir=cache_dir,

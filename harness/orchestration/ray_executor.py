@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.experiment import Experiment, experiment_dict, experiment_from_dict
+from harness.orchestration.experiment import Experiment, experiment_dict, experiment_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def _import_ray():
 
 def _one_row(recorded: dict[str, Any], index: int, cache_dir: str, fresh: bool) -> str:
     """Evaluate row ``index`` alone, so that its checkpoint lands in the shared cache."""
-    from harness.runner import evaluate
+    from harness.orchestration.runner import evaluate
 
     experiment = experiment_from_dict(recorded)
     experiment.runs = [experiment.runs[index]]
@@ -98,9 +98,9 @@ def run_rows_on_ray(
 
 def _fan_out(experiments: list[Experiment], address, num_cpus, evaluate_kwargs) -> Path:
     """Every usage error first, then the rows as tasks; the cache folder they share."""
+    from harness.orchestration.runner import prepare_runs
     from harness.paths import cache_root
     from harness.plugins import default_registry
-    from harness.runner import prepare_runs
 
     prepare_runs(experiments[0].runs, default_registry())  # every usage error before any task
     cache_dir = cache_root(evaluate_kwargs.pop("cache_dir", None))
@@ -119,7 +119,7 @@ def evaluate_on_ray(
     **evaluate_kwargs: Any,
 ) -> dict[str, Any]:
     """Rows as Ray tasks, then the board assembled by the driver from their checkpoints."""
-    from harness.runner import evaluate
+    from harness.orchestration.runner import evaluate
 
     cache_dir = _fan_out([experiment], address, num_cpus, evaluate_kwargs)
     return evaluate(experiment, out_dir, cache_dir=cache_dir, **evaluate_kwargs)
@@ -134,7 +134,7 @@ def evaluate_seeds_on_ray(
     **evaluate_kwargs: Any,
 ) -> dict[str, Any]:
     """Every (seed, row) as a Ray task at once, then each seed's board and the spread."""
-    from harness.seeds import evaluate_seeds, seeded
+    from harness.orchestration.seeds import evaluate_seeds, seeded
 
     cache_dir = _fan_out([seeded(experiment, s) for s in seeds], address, num_cpus, evaluate_kwargs)
     return evaluate_seeds(experiment, out_dir, seeds, cache_dir=cache_dir, **evaluate_kwargs)

@@ -2,7 +2,7 @@
 
 The task folder holds ``<task>.yaml``, ``<task>.jsonl`` (one doc per
 (request, candidate) prompt) and ``utils.py`` (a copy of
-:mod:`harness.llm.lm_eval_task_utils`: the doc loader and the grouped ranking
+:mod:`harness.export.lm_eval_task_utils`: the doc loader and the grouped ranking
 metrics). Run it with ``lm_eval --include_path <folder> --tasks <task>``.
 """
 
@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.llm import lm_eval_task_utils
+from harness.export import lm_eval_task_utils
 from harness.llm.scoring import ScoringRequest
 
 _TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

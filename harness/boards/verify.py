@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.board_files import read_row_scores
 from harness.errors import HarnessError
 from harness.metrics import CUTOFFS, FULL_CUTOFFS, all_pairs, full_ranking_metrics, mean_with_ci
-from harness.records import verify_records
+from harness.orchestration.records import verify_records
+from harness.orchestration.row_scores import read_row_scores
 
 # the recorded means went through the same float64 arithmetic; allow only its rounding
 TOLERANCE = 1e-12

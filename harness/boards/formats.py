@@ -6,14 +6,8 @@ import csv
 import io
 from typing import Any
 
-from harness.leaderboard import (
-    QUALITY,
-    SORT_METRIC,
-    _header,
-    best_pairs,
-    sampled_runs,
-    statistically_tied,
-)
+from harness.boards.render import QUALITY, best_pairs, column_header, statistically_tied
+from harness.metrics import HEADLINE, sampled_runs
 
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -35,7 +29,7 @@ def _escape(text: str) -> str:
 
 def _sorted_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The sampled-candidate rows (reranked rows repeat their plain row's), best first."""
-    return sorted(sampled_runs(results), key=lambda r: -r["metrics"][SORT_METRIC])
+    return sorted(sampled_runs(results), key=lambda r: -r["metrics"][HEADLINE])
 
 
 def render_latex(results: dict[str, Any]) -> str:
@@ -47,7 +41,7 @@ def render_latex(results: dict[str, Any]) -> str:
     lines = [
         r"\begin{tabular}{l" + "r" * len(QUALITY) + "}",
         r"\toprule",
-        " & ".join(["Recommender"] + [_header(k) for k in QUALITY]) + r" \\",
+        " & ".join(["Recommender"] + [column_header(k) for k in QUALITY]) + r" \\",
         r"\midrule",
     ]
     for run in runs:
@@ -57,7 +51,7 @@ def render_latex(results: dict[str, Any]) -> str:
             cell = f"{value:.4f}"
             if value == best[key]:
                 cell = rf"\textbf{{{cell}}}"
-            elif key == SORT_METRIC and run["name"] in tied:
+            elif key == HEADLINE and run["name"] in tied:
                 cell = rf"\underline{{{cell}}}"
             cells.append(cell)
         lines.append(" & ".join(cells) + r" \\")
@@ -86,7 +80,7 @@ def render_csv(results: dict[str, Any]) -> str:
     )
     for run in _sorted_runs(results):
         pair = versus_best.get(run["name"])
-        low, high = run["ci95"][SORT_METRIC]
+        low, high = run["ci95"][HEADLINE]
         writer.writerow(
             [run["name"], *(run["metrics"][k] for k in QUALITY), low, high]
             + [
@@ -115,7 +109,7 @@ def render_index(boards: list[tuple[str, dict[str, Any]]]) -> str:
                 results["split"].get("protocol", "leave-one-out"),
                 str(results["split"]["test_requests"]),
                 f"`{results['split']['sha256'][:12]}`",
-                f"{runs[0]['name']} ({runs[0]['metrics'][SORT_METRIC]:.4f})",
+                f"{runs[0]['name']} ({runs[0]['metrics'][HEADLINE]:.4f})",
                 sha or "–",
                 made.get("date", "–")[:10],
             ]

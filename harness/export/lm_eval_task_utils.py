@@ -1,4 +1,4 @@
-"""lm-evaluation-harness hooks for a task exported by :mod:`harness.llm.lm_eval_export`.
+"""lm-evaluation-harness hooks for a task exported by :mod:`harness.export.lm_eval`.
 
 This file is copied verbatim as ``utils.py`` into the exported task folder,
 so it must import nothing from the harness. Each doc is one (request,

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.board_files import read_row_scores
+from harness.boards.site import charts
+from harness.boards.verify import per_request_metrics, provenance_problem, verify_board
 from harness.errors import HarnessError
 from harness.metrics import FULL_CUTOFFS
-from harness.site import charts
-from harness.verify import per_request_metrics, provenance_problem, verify_board
+from harness.orchestration.row_scores import read_row_scores
 
 STATIC = Path(__file__).parent / "static"
 QUALITY = ["ndcg@10", "recall@10", "mrr@10", "auc", "recall@3", "ndcg@3"]
@@ -122,8 +122,8 @@ def read_board(folder: Path, data_dir: Path | None, cache_dir: Path) -> dict[str
 def _texts(results: dict[str, Any], data_dir: Path | None, cache_dir: Path):
     """id -> item text from the board's dataset, or None when it cannot be loaded here."""
     from harness.data.context import DatasetContext
+    from harness.orchestration.runner import load_dataset
     from harness.plugins import default_registry
-    from harness.runner import load_dataset
 
     dataset = results["dataset"]
     seed = results["split"]["params"]["seed"]
@@ -187,7 +187,7 @@ def explorer_data(
 
 def read_records(folder: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The rows' per-request prompt records (``records/``), by row name; none when absent."""
-    from harness.records import read_row_records, read_summaries
+    from harness.orchestration.records import read_row_records, read_summaries
 
     if not (folder / "records").is_dir():
         return {"rows": {}, "summaries": {}}

@@ -8,6 +8,6 @@ the ``plotly`` package ships, copied into the site: nothing is fetched from a
 CDN when a page is viewed.
 """
 
-from harness.site.build import build_site
+from harness.boards.site.build import build_site
 
 __all__ = ["build_site"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from harness.boards.render import learning_curve_points
 from harness.costs import PROMPT_TOKENS_PER_REQUEST
-from harness.leaderboard import learning_curve_points, sampled_runs
+from harness.metrics import sampled_runs
 
 
 def _figure(fig) -> dict[str, Any]:
