@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -290,6 +290,69 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "run"
 
 
+@dataclass
+class RunPlan:
+    """One evaluation, resolved before any row starts: the rows, the data, the split, and
+    how to run them. Everything a row needs but its own recommender."""
+
+    experiment: Experiment
+    runs: list[PreparedRun]
+    dataset: Dataset
+    split: Split
+    split_path: Path
+    cache_dir: Path
+    progress: bool = True
+    fresh: bool = False
+    fail_fast: bool = False
+
+
+@dataclass
+class _Finished:
+    """What the rows leave for the board as they finish, in row order."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    per_request: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    target_ranks: dict[str, np.ndarray] = field(default_factory=dict)
+    summaries: dict[str, str] = field(default_factory=dict)  # stored once per board
+    reused: int = 0
+
+
+def plan_evaluation(
+    experiment: Experiment,
+    cache_dir: Path | None = None,
+    registry: Registry | None = None,
+    progress: bool = True,
+    fresh: bool = False,
+    fail_fast: bool = False,
+) -> RunPlan:
+    """Validate every row, load the dataset and build (or reuse) the split."""
+    registry = registry or default_registry()
+    cache_dir = cache_root(cache_dir)
+    runs = prepare_runs(experiment.runs, registry)
+    dataset = load_dataset(
+        experiment.dataset,
+        experiment.dataset_options,
+        DatasetContext(
+            experiment.data_dir, cache_dir, seed=experiment.split.seed, progress=progress
+        ),
+        registry,
+    )
+    for run in runs:  # before the first row starts
+        if run.retriever is not None and run.spec.rerank_k > len(dataset.catalog):
+            raise HarnessError(
+                f"rerank_k={run.spec.rerank_k} is above the catalog's {len(dataset.catalog)} "
+                f"items (row {run.name!r})"
+            )
+    split_path = prepare_split(dataset, experiment, cache_dir)
+    split = read_split(split_path, dataset)
+    if not split.test:
+        raise HarnessError(f"dataset {dataset.name!r} gave no test requests")
+    return RunPlan(
+        experiment, runs, dataset, split, split_path, cache_dir, progress, fresh, fail_fast
+    )
+
+
 def evaluate(
     experiment: Experiment,
     out_dir: Path,
@@ -313,50 +376,16 @@ def evaluate(
     other rows go on, unless ``fail_fast``: then the first failure ends the
     run with no output folder.
     """
-    registry = registry or default_registry()
-    cache_dir = cache_root(cache_dir)
-    runs = prepare_runs(experiment.runs, registry)
+    plan = plan_evaluation(experiment, cache_dir, registry, progress, fresh, fail_fast)
     here = data_parallel.start(experiment.device)
-    dataset = load_dataset(
-        experiment.dataset,
-        experiment.dataset_options,
-        DatasetContext(
-            experiment.data_dir, cache_dir, seed=experiment.split.seed, progress=progress
-        ),
-        registry,
-    )
-    for run in runs:  # before the first row starts
-        if run.retriever is not None and run.spec.rerank_k > len(dataset.catalog):
-            raise HarnessError(
-                f"rerank_k={run.spec.rerank_k} is above the catalog's {len(dataset.catalog)} "
-                f"items (row {run.name!r})"
-            )
-    split_path = prepare_split(dataset, experiment, cache_dir)
-    split = read_split(split_path, dataset)
-    if not split.test:
-        raise HarnessError(f"dataset {dataset.name!r} gave no test requests")
-
     out_dir = Path(out_dir)
     if not here.main:  # the other ranks help with the rows; rank 0 writes the board
         with tempfile.TemporaryDirectory(prefix="harness-rank-") as scratch:
-            return _run_all(
-                experiment,
-                runs,
-                dataset,
-                split,
-                split_path,
-                Path(scratch),
-                cache_dir,
-                False,
-                fresh,
-                fail_fast,
-            )
+            return run_rows(dataclasses.replace(plan, progress=False), Path(scratch))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
     try:
-        results = _run_all(
-            experiment, runs, dataset, split, split_path, tmp, cache_dir, progress, fresh, fail_fast
-        )
+        results = run_rows(plan, tmp)
         if experiment_file is not None:
             shutil.copyfile(experiment_file, tmp / "experiment.toml")
         if views is not None:
@@ -372,147 +401,178 @@ def evaluate(
     return results
 
 
-def _run_all(
-    experiment, runs, dataset, split, split_path, tmp, cache_dir, progress, fresh, fail_fast
-):
+def run_rows(plan: RunPlan, board: Path) -> dict[str, Any]:
+    """Run every row of ``plan`` into the folder ``board`` (split, scores, records,
+    results.json) and return the results."""
     # read once, before any row: the checkout may move on while a long run goes, and the
     # code that runs is what was there when it started
     made = provenance()
-    shutil.copyfile(split_path, tmp / "split.json")
-    (tmp / "scores").mkdir()
-    records, per_request, failed = [], {}, []
-    target_ranks: dict[str, np.ndarray] = {}
-    summaries: dict[str, str] = {}  # preference summaries in prompt records, stored once
-    positives = np.array([r.positive_index for r in split.test])
-    reused = 0
-    for number, run in enumerate(runs, start=1):
-        log.info("[%d/%d] %s", number, len(runs), run.name)
-        run_dir = tmp / "runs" / _slug(run.name)
-        run_dir.mkdir(parents=True)
-        keyed = key_options(run.options)
-        if run.retriever is not None:  # a reranking row is another row than its plain self
-            keyed = {
-                **keyed,
-                "rerank": {
-                    "recommender": run.retriever.spec.recommender,
-                    "options": key_options(run.retriever.options),
-                    "plugin": run.retriever.plugin,
-                    "k": run.spec.rerank_k,
-                },
-            }
-        checkpoint = checkpoints.row_key(
-            split.sha256, run.spec.recommender, keyed, run.plugin, experiment.device
-        )
-        tolerance = float(getattr(run.recommender, "reproducible_within", 0.0))
-        declared = getattr(run.recommender, "capabilities", None)  # a plugin may duck-type
-        capabilities = dataclasses.asdict(declared() if declared else Capabilities())
-        outcome = None if fresh else checkpoints.load(cache_dir, checkpoint, run_dir)
-        from_checkpoint = outcome is not None
-        records_file = None
-        if from_checkpoint:
-            reused += 1
-            log.info("reused the checkpoint of %s", run.name)
-        work = None if from_checkpoint else checkpoints.work_dir(cache_dir, checkpoint)
-        if fresh and work is not None:
-            shutil.rmtree(work, ignore_errors=True)
-        context = RunContext(
-            seed=experiment.split.seed,
-            device=data_parallel.local_device(experiment.device),
-            cache_dir=cache_dir,
-            run_dir=None if from_checkpoint else run_dir,
-            work_dir=work,
-            progress=progress,
-        )
-        try:
-            if not from_checkpoint:
-                outcome = run_one(run, split, context)
-                outcome["computed_at"] = made["commit"]
-            # a row read back from its checkpoint still gets its prompt records
-            records_file = _write_prompt_records(run, split, context, tmp, summaries)
-        except Exception as exc:
-            if fail_fast:
-                raise
-            failed.append(_failure(run, run_dir, exc))
-            log.error("%s failed: %s (the other rows go on)", run.name, exc)
-            continue
-        finally:
-            # free the model and hand the heap back to the OS before the next row,
-            # so each row's peak memory starts from the same floor
-            run.recommender = None
-            release_freed_memory()
-        if not from_checkpoint:
-            if data_parallel.world().main:
-                checkpoints.save(cache_dir, checkpoint, outcome, run_dir)
-            shutil.rmtree(work, ignore_errors=True)
-            kill_point(f"after:{run.name}")
-        per_request[run.name] = outcome["per_request"]
-        if outcome["full"]:
-            target_ranks[run.name] = outcome["full"]["target_rank"]
-        seed = experiment.split.seed
-        metrics, cis = {}, {}
-        for key, values in outcome["per_request"].items():
-            mean, low, high = mean_with_ci(values, seed)
-            metrics[key], cis[key] = mean, [low, high]
-        full = outcome["full"]
-        scores_file = f"scores/{_slug(run.name)}.npz"
-        write_row_scores(
-            tmp / scores_file,
-            outcome["scores"],
-            full["target_rank"] if full else None,
-            full["top_items"] if full else None,
-        )
-        records.append(
-            {
-                "name": run.name,
-                "recommender": run.spec.recommender,
-                "plugin": run.plugin,
-                "options": options_dict(run.options),
-                "capabilities": capabilities,
-                "metrics": metrics,
-                "ci95": cis,
-                "full_ranking": (
-                    {
-                        k: float(v.mean())
-                        for k, v in full_ranking_metrics(full["target_rank"]).items()
-                    }
-                    if full
-                    else None
-                ),
-                "costs": outcome["costs"],
-                "position": position_diagnostics(outcome["scores"], positives),
-                "training": outcome["training"],
-                "scores_file": scores_file,
-                "seed": seed,
-                "device": experiment.device,
-                "reproducible_within": tolerance,
-                # a row read back from its checkpoint keeps the commit it was computed at
-                "from_checkpoint": from_checkpoint,
-                "computed_at": outcome.get("computed_at"),
-                **({"rerank": outcome["rerank"]} if outcome.get("rerank") else {}),
-                **({"records_file": records_file} if records_file else {}),
-            }
-        )
-        if not any(run_dir.iterdir()):
-            run_dir.rmdir()
-    if reused:
+    shutil.copyfile(plan.split_path, board / "split.json")
+    (board / "scores").mkdir()
+    finished = _Finished()
+    for number, run in enumerate(plan.runs, start=1):
+        log.info("[%d/%d] %s", number, len(plan.runs), run.name)
+        _run_row(plan, run, board, made["commit"], finished)
+    if finished.reused:
         log.info(
             "reused %d of %d rows from their checkpoints (--fresh recomputes them)",
-            reused,
-            len(runs),
+            finished.reused,
+            len(plan.runs),
         )
-    if not records:
-        raise PluginError(f"every row failed; the first: {failed[0]['error']}")
-    if (tmp / "runs").exists() and not any((tmp / "runs").iterdir()):
-        (tmp / "runs").rmdir()
-    if summaries:
-        write_summaries(tmp / RECORDS, summaries)
-    results = {
+    if not finished.records:
+        raise PluginError(f"every row failed; the first: {finished.failed[0]['error']}")
+    if (board / "runs").exists() and not any((board / "runs").iterdir()):
+        (board / "runs").rmdir()
+    if finished.summaries:
+        write_summaries(board / RECORDS, finished.summaries)
+    results = _results(plan, made, finished)
+    (board / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def _row_key(plan: RunPlan, run: PreparedRun) -> str:
+    """The row's checkpoint key: split, recommender, result-bearing options, plugin, device."""
+    keyed = key_options(run.options)
+    if run.retriever is not None:  # a reranking row is another row than its plain self
+        keyed = {
+            **keyed,
+            "rerank": {
+                "recommender": run.retriever.spec.recommender,
+                "options": key_options(run.retriever.options),
+                "plugin": run.retriever.plugin,
+                "k": run.spec.rerank_k,
+            },
+        }
+    return checkpoints.row_key(
+        plan.split.sha256, run.spec.recommender, keyed, run.plugin, plan.experiment.device
+    )
+
+
+def _run_row(
+    plan: RunPlan, run: PreparedRun, board: Path, commit: str | None, finished: _Finished
+) -> None:
+    """One row, computed or read back from its checkpoint: its scores file, prompt records
+    and result record, or its failure record (re-raised under ``fail_fast``)."""
+    run_dir = board / "runs" / _slug(run.name)
+    run_dir.mkdir(parents=True)
+    key = _row_key(plan, run)
+    tolerance = float(getattr(run.recommender, "reproducible_within", 0.0))
+    declared = getattr(run.recommender, "capabilities", None)  # a plugin may duck-type
+    capabilities = dataclasses.asdict(declared() if declared else Capabilities())
+    outcome = None if plan.fresh else checkpoints.load(plan.cache_dir, key, run_dir)
+    from_checkpoint = outcome is not None
+    if from_checkpoint:
+        finished.reused += 1
+        log.info("reused the checkpoint of %s", run.name)
+    work = None if from_checkpoint else checkpoints.work_dir(plan.cache_dir, key)
+    if plan.fresh and work is not None:
+        shutil.rmtree(work, ignore_errors=True)
+    context = RunContext(
+        seed=plan.experiment.split.seed,
+        device=data_parallel.local_device(plan.experiment.device),
+        cache_dir=plan.cache_dir,
+        run_dir=None if from_checkpoint else run_dir,
+        work_dir=work,
+        progress=plan.progress,
+    )
+    try:
+        if not from_checkpoint:
+            outcome = run_one(run, plan.split, context)
+            outcome["computed_at"] = commit
+        # a row read back from its checkpoint still gets its prompt records
+        records_file = _write_prompt_records(run, plan.split, context, board, finished.summaries)
+    except Exception as exc:
+        if plan.fail_fast:
+            raise
+        finished.failed.append(_failure(run, run_dir, exc))
+        log.error("%s failed: %s (the other rows go on)", run.name, exc)
+        return
+    finally:
+        # free the model and hand the heap back to the OS before the next row,
+        # so each row's peak memory starts from the same floor
+        run.recommender = None
+        release_freed_memory()
+    if not from_checkpoint:
+        if data_parallel.world().main:
+            checkpoints.save(plan.cache_dir, key, outcome, run_dir)
+        shutil.rmtree(work, ignore_errors=True)
+        kill_point(f"after:{run.name}")
+    finished.per_request[run.name] = outcome["per_request"]
+    if outcome["full"]:
+        finished.target_ranks[run.name] = outcome["full"]["target_rank"]
+    scores_file = f"scores/{_slug(run.name)}.npz"
+    full = outcome["full"]
+    write_row_scores(
+        board / scores_file,
+        outcome["scores"],
+        full["target_rank"] if full else None,
+        full["top_items"] if full else None,
+    )
+    record = _row_record(plan, run, outcome, capabilities, tolerance, scores_file)
+    record["from_checkpoint"] = from_checkpoint
+    if records_file:
+        record["records_file"] = records_file
+    finished.records.append(record)
+    if not any(run_dir.iterdir()):
+        run_dir.rmdir()
+
+
+def _row_record(
+    plan: RunPlan,
+    run: PreparedRun,
+    outcome: dict[str, Any],
+    capabilities: dict[str, Any],
+    tolerance: float,
+    scores_file: str,
+) -> dict[str, Any]:
+    """A finished row as results.json records it: metrics with their CIs, costs, training."""
+    seed = plan.experiment.split.seed
+    positives = np.array([r.positive_index for r in plan.split.test])
+    metrics, cis = {}, {}
+    for key, values in outcome["per_request"].items():
+        mean, low, high = mean_with_ci(values, seed)
+        metrics[key], cis[key] = mean, [low, high]
+    full = outcome["full"]
+    return {
+        "name": run.name,
+        "recommender": run.spec.recommender,
+        "plugin": run.plugin,
+        "options": options_dict(run.options),
+        "capabilities": capabilities,
+        "metrics": metrics,
+        "ci95": cis,
+        "full_ranking": (
+            {k: float(v.mean()) for k, v in full_ranking_metrics(full["target_rank"]).items()}
+            if full
+            else None
+        ),
+        "costs": outcome["costs"],
+        "position": position_diagnostics(outcome["scores"], positives),
+        "training": outcome["training"],
+        "scores_file": scores_file,
+        "seed": seed,
+        "device": plan.experiment.device,
+        "reproducible_within": tolerance,
+        # a row read back from its checkpoint keeps the commit it was computed at
+        "from_checkpoint": False,
+        "computed_at": outcome.get("computed_at"),
+        **({"rerank": outcome["rerank"]} if outcome.get("rerank") else {}),
+    }
+
+
+def _results(plan: RunPlan, made: dict[str, Any], finished: _Finished) -> dict[str, Any]:
+    """results.json: provenance, experiment, dataset, split, rows, and the board's tests."""
+    dataset, split, records = plan.dataset, plan.split, finished.records
+    # a reranked row's sampled-candidate numbers are its plain row's: it joins the full-
+    # catalog family only, so no duplicate row widens the sampled families' corrections
+    sampled = sampled_runs({"runs": records})
+    return {
         "harness_version": __version__,
         "provenance": made,
-        "experiment": experiment_dict(experiment),
+        "experiment": experiment_dict(plan.experiment),
         "dataset": {
             "name": dataset.name,
-            "options": experiment.dataset_options,
+            "options": plan.experiment.dataset_options,
             "domain": dataset.domain,
             "fingerprint": dataset.fingerprint(),
             "items": len(dataset.catalog),
@@ -532,17 +592,11 @@ def _run_all(
         },
         "environment": library_versions(),
         "runs": records,
-        "failed_runs": failed,
-        # a reranked row's sampled-candidate numbers are its plain row's: it joins the full-
-        # catalog family only, so no duplicate row widens the sampled families' corrections
-        "paired_tests": _paired(sampled_runs({"runs": records}), per_request),
-        "full_paired_tests": _full_paired(records, target_ranks),
-        "chance_tests": _chance(
-            sampled_runs({"runs": records}), per_request, len(split.test[0].candidates)
-        ),
+        "failed_runs": finished.failed,
+        "paired_tests": _paired(sampled, finished.per_request),
+        "full_paired_tests": _full_paired(records, finished.target_ranks),
+        "chance_tests": _chance(sampled, finished.per_request, len(split.test[0].candidates)),
     }
-    (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    return results
 
 
 def _write_prompt_records(
