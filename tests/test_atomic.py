@@ -1,7 +1,14 @@
+"""RecBole atomic files, and publishing a folder atomically (:mod:`harness.atomic`)."""
+
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import harness.atomic as atomic
+from harness.atomic import publish_folder, remove_abandoned
 from harness.data.recbole import load_atomic_dataset, load_catalog
 from harness.errors import HarnessError
 
@@ -74,3 +81,89 @@ def test_embedded_ml100k_is_complete(ml100k):
     assert len(ml100k.sequences) == 943
     assert ml100k.n_interactions == 100000
     assert ml100k.catalog.text(0).startswith("movie_title: Toy Story; release_year: 1995")
+
+
+# --- publish_folder: a folder appears whole or not at all -----------------------------------
+
+
+def _siblings(dest: Path) -> list[str]:
+    return sorted(p.name for p in dest.parent.iterdir())
+
+
+def test_published_folder_appears_whole_and_no_temporary_is_left(tmp_path):
+    dest = tmp_path / "deep" / "board"
+    with publish_folder(dest) as tmp:
+        assert tmp.parent == dest.parent and tmp.name.startswith(f".board.tmp-{os.getpid()}-")
+        (tmp / "a.txt").write_text("new")
+        assert not dest.exists()  # nothing at dest until the block ends
+    assert _siblings(dest) == ["board"] and (dest / "a.txt").read_text() == "new"
+
+
+def test_an_exception_leaves_the_old_folder_and_no_temporary(tmp_path):
+    dest = tmp_path / "board"
+    dest.mkdir()
+    (dest / "a.txt").write_text("old")
+    with pytest.raises(KeyboardInterrupt), publish_folder(dest) as tmp:
+        (tmp / "a.txt").write_text("half")
+        raise KeyboardInterrupt
+    assert _siblings(dest) == ["board"] and (dest / "a.txt").read_text() == "old"
+
+
+def test_an_old_folder_is_replaced_whole_with_the_kill_point_in_between(tmp_path, monkeypatch):
+    dest = tmp_path / "board"
+    dest.mkdir()
+    (dest / "old.txt").write_text("old")
+    seen = []
+    monkeypatch.setattr(atomic, "kill_point", lambda name: seen.append((name, _siblings(dest))))
+    with publish_folder(dest, kill_at="rename") as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert seen == [("rename", [tmp.name])]  # the old one removed, the new one not yet in place
+    assert sorted(p.name for p in dest.iterdir()) == ["new.txt"]
+    seen.clear()
+    with publish_folder(tmp_path / "fresh", kill_at="rename"):
+        pass
+    assert seen == []  # nothing to remove: no moment without a folder
+
+
+@pytest.mark.parametrize("theirs_checks_out", [True, False])
+def test_a_shared_folder_published_first_by_another_run(tmp_path, theirs_checks_out):
+    dest = tmp_path / "cache"
+
+    def keep(folder: Path) -> bool:
+        if not theirs_checks_out:
+            (folder / "theirs.txt").unlink()
+            folder.rmdir()  # as the dataset cache does with one that does not check out
+        return theirs_checks_out
+
+    with publish_folder(dest, keep=keep) as tmp:
+        (tmp / "ours.txt").write_text("ours")
+        dest.mkdir()  # the other run renames its folder in first
+        (dest / "theirs.txt").write_text("theirs")
+    winner = "theirs.txt" if theirs_checks_out else "ours.txt"
+    assert _siblings(dest) == ["cache"] and [p.name for p in dest.iterdir()] == [winner]
+
+
+def test_a_shared_folder_that_neither_checks_out_nor_goes_is_an_error(tmp_path):
+    dest = tmp_path / "cache"
+    with pytest.raises(OSError), publish_folder(dest, keep=lambda folder: False) as tmp:
+        (tmp / "ours.txt").write_text("ours")
+        dest.mkdir()
+        (dest / "theirs.txt").write_text("theirs")
+    assert _siblings(dest) == ["cache"] and [p.name for p in dest.iterdir()] == ["theirs.txt"]
+
+
+def test_only_the_temporaries_of_dead_runs_are_removed(tmp_path):
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # its pid now belongs to no process
+    dest = tmp_path / "cache"
+    names = {
+        "dead": f".cache.tmp-{finished.pid}-ab",
+        "ours": f".cache.tmp-{os.getpid()}-ab",  # a restarted container reuses pids
+        "unnamed": ".cache.tmp-xyz",
+        "live": f".cache.tmp-{os.getppid()}-ab",
+        "other": f".other.tmp-{finished.pid}-ab",
+    }
+    for name in names.values():
+        (tmp_path / name).mkdir()
+    remove_abandoned(dest)
+    assert _siblings(dest) == sorted([names["live"], names["other"]])

@@ -11,12 +11,15 @@ import torch
 
 import harness.llm.devices as devices
 import harness.llm.embedded_model as embedded_module
+from harness.errors import HarnessError
 from harness.llm import (
     EMBEDDED_MODEL,
     chat_prompt,
+    check_device,
     count_tokens,
     generate,
     load_model,
+    resolve_device,
 )
 
 
@@ -140,7 +143,7 @@ def test_conversion_is_atomic(tmp_path, monkeypatch):
     """A failed conversion leaves nothing behind; a stale temp dir of a dead process is removed."""
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()  # its pid now belongs to no process
-    stale = tmp_path / "models" / f".tmp-{EMBEDDED_MODEL}-{finished.pid}-x"
+    stale = tmp_path / "models" / f".{EMBEDDED_MODEL}.tmp-{finished.pid}-x"
     stale.mkdir(parents=True)
 
     def broken(gguf, out_dir):
@@ -180,3 +183,37 @@ def test_auto_dtype_and_device(monkeypatch):
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert devices.resolve_device("auto").type == expected
     assert devices.resolve_device("cpu") == cpu
+
+
+def test_auto_device_is_cuda_when_there_is_one(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device(torch.device("cuda:5")) == torch.device("cuda:5")  # code's choice
+
+
+def test_a_device_this_machine_lacks_is_a_one_line_error_naming_the_option(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(HarnessError, match=r"^--device is 'cuda', but CUDA is not available"):
+        resolve_device("cuda", option="--device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert str(resolve_device("cuda")) == "cuda"  # as given: no index added
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(HarnessError, match=r"^device is 'cuda:3', but this machine has 1 CUDA"):
+        resolve_device("cuda:3")
+
+
+@pytest.mark.parametrize("bad", ["gpu", "cuda:", "cuda:x", "cpu:0", "CUDA", " cpu", "", None])
+def test_malformed_devices_are_errors(bad):
+    message = r"^device must be auto, cpu, cuda or cuda:N, got "
+    with pytest.raises(ValueError, match=message):
+        check_device(bad)
+    with pytest.raises(HarnessError, match=message):
+        resolve_device(bad)
+
+
+def test_device_check_does_not_import_torch():
+    code = "import sys; from harness.llm import check_device; check_device('cuda:1')"
+    subprocess.run([sys.executable, "-c", code + "; assert 'torch' not in sys.modules"], check=True)

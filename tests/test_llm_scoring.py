@@ -282,3 +282,29 @@ def test_token_budget_batches_fit_the_budget():
         for b, after in zip(batches, batches[1:]):
             assert cost(b + after[:1]) > budget
     assert len(list(_batches(todo, users=8, tokens=None))) == 4  # 30 users, 8 at a time
+
+
+def test_shared_prefix_leaves_every_row_its_last_token():
+    from harness.llm.scoring import shared_prefix_length
+
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the short row keeps its last
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2
+    assert shared_prefix_length([[1, 2], [3, 4]]) == 0
+    assert shared_prefix_length([[7]]) == 0
+
+
+def test_training_rows_split_prompts_where_the_scorer_does(embedded):
+    """The invariant of packed SFT: training sees the prefix and tails the scorer runs."""
+    from harness.llm.packing import PromptGroup, tokenize_groups
+    from harness.llm.scoring import _encode_requests
+
+    requests = random_requests(embedded.tokenizer, seed=3, n_users=8)
+    scored = _encode_requests(embedded.tokenizer, requests, max_tail_tokens=1 << 20)
+    groups = [
+        PromptGroup(r.prefix, r.continuations, (True,) * len(r.continuations)) for r in requests
+    ]
+    trained = tokenize_groups(embedded.tokenizer, groups, (1, 2))
+    assert [(row["prefix"], row["tails"]) for row in trained] == [
+        (e.shared, e.tails) for e in scored
+    ]

@@ -24,7 +24,7 @@ from harness_baselines.sasrec import train as train_module
 from harness_baselines.sasrec.batches import NegativeSampler, batches, pad_left, windows
 from harness_baselines.sasrec.model import SASRec, attention_mask
 from harness_baselines.sasrec.recommender import SASRecRecommender
-from harness_baselines.sasrec.runtime import cpu_threads, resolve_device
+from harness_baselines.sasrec.runtime import cpu_threads
 
 OWNER = "recommender 'sasrec'"
 
@@ -67,14 +67,6 @@ def test_defaults_and_registration():
 def test_plugin_module_does_not_import_torch():
     code = "import sys, harness_baselines.sasrec; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_device_resolution():
-    assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(HarnessError, match="CUDA"):
-            resolve_device("cuda")
 
 
 # --- padding and masking ----------------------------------------------------------------
@@ -235,6 +227,18 @@ def test_option_device_overrides_the_run_device(tiny_fit):
     recommender = SASRecRecommender(options)
     recommender.fit(split.train_data(), RunContext(device="cuda:7", progress=False))
     assert recommender.scorer.device.type == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize(
+    ("option", "run", "named"),
+    [("cuda", "cpu", "sasrec option device"), (None, "cuda:1", "device")],
+)
+def test_a_missing_device_is_a_clean_error_naming_its_option(tiny_fit, option, run, named):
+    _, split = tiny_fit
+    options = SASRecOptions(hidden=8, epochs=1, max_length=8, device=option, threads=1)
+    with pytest.raises(HarnessError, match=f"^{named} is '{run if option is None else option}'"):
+        SASRecRecommender(options).fit(split.train_data(), RunContext(device=run, progress=False))
 
 
 def test_progress_bar_shows_epoch_loss_and_validation_metric(tiny_fit):

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, is_dataclass
@@ -21,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 import pyarrow as pa
 
+from harness.atomic import publish_folder, remove_abandoned
 from harness.data.context import DatasetContext
 from harness.data.model import Catalog, Dataset
 from harness.data.render import ArrowTexts
@@ -169,33 +167,12 @@ def _build_into(folder: Path, key: str, build: Callable[[Path], dict[str, Any]])
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise HarnessError(f"{parent}: cannot create the dataset cache: {exc}") from None
-    _remove_abandoned(folder)
-    tmp = parent / f".{folder.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
+    remove_abandoned(folder)
+    # another process may finish the same cache first: keep theirs if it checks out
+    with publish_folder(folder, keep=lambda theirs: _open_checked(theirs, key) is not None) as tmp:
         meta = build(tmp)
         files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir())}
         marker = {"format": FORMAT, "key": key, "files": files, "meta": meta}
         kill_point("dataset-cache")
         (tmp / MARKER).write_text(json.dumps(marker, indent=1))
-        try:
-            tmp.rename(folder)
-        except OSError:
-            # another process finished the same cache first: keep theirs if it checks out
-            if _open_checked(folder, key) is None:
-                tmp.rename(folder)
-            else:
-                shutil.rmtree(tmp, ignore_errors=True)
-        log.info("cached the parsed dataset in %s", folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _remove_abandoned(folder: Path) -> None:
-    """Delete temporary folders of this cache left by runs that were killed mid-build."""
-    for tmp in folder.parent.glob(f".{folder.name}.tmp-*"):
-        pid = tmp.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
-        if not pid.isdigit() or not psutil.pid_exists(int(pid)) or int(pid) == os.getpid():
-            log.info("removing %s, left by an interrupted run", tmp)
-            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("cached the parsed dataset in %s", folder)

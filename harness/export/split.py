@@ -9,10 +9,9 @@ split's sha256 and parameters, the identity the leaderboards print.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
+from harness.atomic import publish_folder
 from harness.splits import Split
 
 
@@ -52,9 +51,7 @@ def split_to_hf(split: Split):
 def write_hf_split(split: Split, out: Path) -> Path:
     """Save the DatasetDict to ``out`` (replaced whole, never left half-written)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    with publish_folder(out) as tmp:
         split_to_hf(split).save_to_disk(str(tmp / "data"))
         for item in (tmp / "data").iterdir():
             item.rename(tmp / item.name)
@@ -65,10 +62,4 @@ def write_hf_split(split: Split, out: Path) -> Path:
             "params": {k: v for k, v in vars(split.config).items()},
         }
         (tmp / "split.json").write_text(json.dumps(identity, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

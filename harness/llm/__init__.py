@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 # package at registration time, and `harness plugins` must not pay for torch.
 _EXPORTS = {
     "EMBEDDED_MODEL": "harness.llm.embedded_model",
+    "check_device": "harness.llm.devices",
+    "resolve_device": "harness.llm.devices",
     "CachedGenerator": "harness.llm.generation_cache",
     "Generator": "harness.llm.generation_cache",
     "generate": "harness.llm.generation",
@@ -59,18 +61,21 @@ __all__ = [
     "ScoringStats",
     "answer_token_ids",
     "chat_prompt",
+    "check_device",
     "clear_loaded_models",
     "count_tokens",
     "generate",
     "load_model",
     "label_token_ids",
     "load_tokenizer",
+    "resolve_device",
     "score_choices",
     "score_yes_no",
     "yes_probability",
 ]
 
 if TYPE_CHECKING:
+    from harness.llm.devices import check_device, resolve_device
     from harness.llm.embedded_model import EMBEDDED_MODEL
     from harness.llm.embedding import TextEmbedder, catalog_vectors, embed_texts
     from harness.llm.generation import generate

@@ -10,28 +10,72 @@ pass of the embedded model over 4 x 256 tokens took 3.40 s in bf16 against
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:  # torch is imported on first use: option classes call check_device
+    import torch
 
 _DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "float16": torch.float16,
-    "fp16": torch.float16,
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
 }
 _CPU_BF16_FLAGS = ("amx_bf16",)
+_DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` means the first CUDA GPU when there is one, else the CPU."""
+def check_device(device: str, option: str = "device") -> str:
+    """``device`` if it is auto, cpu, cuda or cuda:N; else a ValueError naming ``option``.
+
+    Torch-free, so an options class can check its device while it is parsed
+    (``ValueError`` is what :func:`harness.build_options` reports as a bad option).
+    """
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise ValueError(f"{option} must be auto, cpu, cuda or cuda:N, got {device!r}")
+    return device
+
+
+def resolve_device(device: str | torch.device = "auto", option: str = "device") -> torch.device:
+    """The torch device a device option names; the one rule every runtime follows.
+
+    ``"auto"`` is the first CUDA GPU when there is one, else the CPU. A device this
+    machine lacks (``cuda`` without CUDA, ``cuda:3`` with one GPU) or a malformed
+    string is a one-line :class:`HarnessError` naming ``option``, not a torch
+    error deep inside a run. A ``torch.device`` (code's choice) is taken as given.
+    """
+    import torch
+
     if isinstance(device, torch.device):
         return device
+    try:
+        check_device(device, option)
+    except ValueError as exc:
+        raise HarnessError(str(exc)) from None
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    resolved = torch.device(device)
+    if resolved.type == "cuda":
+        _check_cuda(resolved, device, option)
+    return resolved
+
+
+def _check_cuda(resolved: torch.device, device: str, option: str) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise HarnessError(
+            f"{option} is {device!r}, but CUDA is not available here (use auto or cpu)"
+        )
+    count = torch.cuda.device_count()
+    if (resolved.index or 0) >= count:
+        raise HarnessError(f"{option} is {device!r}, but this machine has {count} CUDA device(s)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,6 +94,8 @@ def cpu_supports_bf16() -> bool:
 
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
     """``"auto"`` means bfloat16 where the hardware runs it natively, float32 otherwise."""
+    import torch
+
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype == "auto":
@@ -59,7 +105,8 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
             return torch.bfloat16
         return torch.float32
     try:
-        return _DTYPES[dtype]
+        name = _DTYPES[dtype]
     except KeyError:
         choices = ", ".join(["auto", *_DTYPES])
         raise ValueError(f"unknown dtype {dtype!r}; choose one of: {choices}") from None
+    return getattr(torch, name)

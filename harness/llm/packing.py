@@ -23,14 +23,13 @@ the scorer sees.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
-from harness.llm.scoring import Backbone
+from harness.llm.scoring import Backbone, shared_prefix_length
 from harness.llm.tokens import encode
 
 IGNORE = -100
@@ -108,7 +107,7 @@ def tokenize_groups(
         if min(map(len, prompts)) == 0:
             raise ValueError("a training prompt is empty")
         if packed:
-            shared = min(len(os.path.commonprefix(prompts)), min(map(len, prompts)) - 1)
+            shared = shared_prefix_length(prompts)
             rows.append(
                 {
                     "prefix": prompts[0][:shared],

@@ -256,11 +256,21 @@ def _encode_requests(
             continue
         if min(map(len, rows)) == 0:
             raise ValueError(f"request {index} has an empty prompt: nothing to score")
-        # Every tail keeps at least its last token: that is where the answer logit is read.
-        shared = min(len(os.path.commonprefix(rows)), min(map(len, rows)) - 1)
+        shared = shared_prefix_length(rows)
         tails = [row[shared:] for row in rows]
         encoded.append(_Encoded(index, rows[0][:shared], tails, _chunk(tails, max_tail_tokens)))
     return encoded
+
+
+def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens a request's full prompts share and run once.
+
+    The longest common token prefix, less whatever would leave a row without its
+    last token: that is where the answer logit is read. Training packs rows
+    (:mod:`harness.llm.packing`) with this same split, so it sees the tokens the
+    scorer sees. ``rows`` must be non-empty token lists.
+    """
+    return min(len(os.path.commonprefix(rows)), min(map(len, rows)) - 1)
 
 
 def _chunk(tails: list[list[int]], budget: int) -> list[list[int]]:

@@ -16,8 +16,6 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from harness import __version__
+from harness.atomic import publish_folder
 from harness.faults import kill_point
 from harness.paths import row_work_dir, rows_dir
 
@@ -80,10 +79,7 @@ def work_dir(cache_dir: Path, key: str) -> Path:
 def save(cache_dir: Path, key: str, outcome: dict[str, Any], run_dir: Path) -> Path:
     """Persist a finished row (its arrays, costs, training log and run folder) atomically."""
     folder = rows_dir(cache_dir) / key[:32]
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
+    with publish_folder(folder) as tmp:
         arrays = {"scores": outcome["scores"]}
         arrays.update({f"per_request/{k}": v for k, v in outcome["per_request"].items()})
         for k, v in (outcome["full"] or {}).items():
@@ -103,12 +99,6 @@ def save(cache_dir: Path, key: str, outcome: dict[str, Any], run_dir: Path) -> P
         }
         kill_point("row-checkpoint")
         (tmp / MANIFEST).write_text(json.dumps(manifest))  # written last: the row is complete
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 

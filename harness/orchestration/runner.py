@@ -21,11 +21,13 @@ from typing import Any
 import numpy as np
 
 from harness import __version__, data_parallel
+from harness.atomic import publish_folder
 from harness.costs import PeakMemory, Stopwatch, release_freed_memory
 from harness.data.context import DatasetContext
 from harness.data.model import Dataset
 from harness.errors import HarnessError, PluginError, plugin_errors
 from harness.faults import kill_point
+from harness.llm.devices import check_device
 from harness.metrics import (
     CHANCE_METRICS,
     HEADLINE,
@@ -327,6 +329,10 @@ def plan_evaluation(
     fail_fast: bool = False,
 ) -> RunPlan:
     """Validate every row, load the dataset and build (or reuse) the split."""
+    try:  # a misspelt device fails here, not inside the first row that loads a model
+        check_device(experiment.device)
+    except ValueError as exc:
+        raise HarnessError(str(exc)) from None
     registry = registry or default_registry()
     cache_dir = cache_root(cache_dir)
     runs = prepare_runs(experiment.runs, registry)
@@ -382,9 +388,7 @@ def evaluate(
     if not here.main:  # the other ranks help with the rows; rank 0 writes the board
         with tempfile.TemporaryDirectory(prefix="harness-rank-") as scratch:
             return run_rows(dataclasses.replace(plan, progress=False), Path(scratch))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
-    try:
+    with publish_folder(out_dir, kill_at="rename") as tmp:
         results = run_rows(plan, tmp)
         if experiment_file is not None:
             shutil.copyfile(experiment_file, tmp / "experiment.toml")
@@ -392,12 +396,6 @@ def evaluate(
             views(results, tmp)
         if out_dir.exists():
             log.info("replacing %s", out_dir)
-            shutil.rmtree(out_dir)
-            kill_point("rename")
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return results
 
 

@@ -122,12 +122,7 @@ class SASRecOptions:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.loss not in ("ce", "bce"):
             raise ValueError(f"loss must be ce or bce, got {self.loss!r}")
-        if self.device is not None and not _valid_device(self.device):
-            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.device is not None:
+            from harness.llm import check_device  # torch-free, like this module
 
-
-def _valid_device(device: str) -> bool:
-    kind, _, index = device.partition(":")
-    if kind in ("auto", "cpu"):
-        return not index
-    return kind == "cuda" and (not index or index.isdigit())
+            check_device(self.device)

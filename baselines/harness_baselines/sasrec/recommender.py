@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 from harness import HarnessError, Recommender, Request, RunContext, TrainData
+from harness.llm import resolve_device
 from harness_baselines.sasrec.config import SASRecOptions
 from harness_baselines.sasrec.inference import Scorer
 from harness_baselines.sasrec.model import SASRec
-from harness_baselines.sasrec.runtime import cpu_threads, resolve_device, seeded
+from harness_baselines.sasrec.runtime import cpu_threads, seeded
 from harness_baselines.sasrec.train import History, train
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ class SASRecRecommender(Recommender):
                 f"sasrec: max_length={opts.max_length} is below the history length "
                 f"H={data.history_length}; raise max_length"
             )
-        device = resolve_device(opts.device or context.device)
+        option = "sasrec option device" if opts.device else "device"
+        device = resolve_device(opts.device or context.device, option)
         known = np.zeros(data.n_items, dtype=bool)
         if data.train:
             known[np.concatenate(data.train)] = True

@@ -1,4 +1,4 @@
-"""Where and how torch runs: device choice, seeding, determinism, CPU threads."""
+"""How torch runs: seeding, determinism, CPU threads."""
 
 from __future__ import annotations
 
@@ -6,18 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
-
-from harness import HarnessError
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else CPU; asking for missing CUDA is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise HarnessError(f"sasrec: device {name!r} requested but CUDA is not available")
-    return device
 
 
 @contextmanager

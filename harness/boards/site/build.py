@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.atomic import publish_folder
 from harness.boards.site import charts
 from harness.boards.verify import per_request_metrics, provenance_problem, verify_board
 from harness.errors import HarnessError
@@ -48,10 +48,8 @@ def build_site(boards: Sequence[Path], out: Path, data_dir: Path | None = None) 
     if len(set(names)) != len(names):
         raise HarnessError(f"two boards share a folder name: {sorted(names)}")
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "assets").mkdir(parents=True)
-    try:
+    with publish_folder(out) as tmp:
+        (tmp / "assets").mkdir()
         _write_assets(tmp / "assets")
         summaries = []
         for folder in folders:
@@ -65,10 +63,6 @@ def build_site(boards: Sequence[Path], out: Path, data_dir: Path | None = None) 
                 "window.BOARD_REQUESTS = " + _json(board["explorer"]) + ";\n"
             )
         (tmp / "index.html").write_text(index_page(summaries))
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return names
 
 
