@@ -130,7 +130,7 @@ def sft_examples(lm, ml100k) -> list[PromptGroup]:
 
 def train(benchmark, lm, sft_examples, tmp_path, loss_on: str) -> None:
     groups = sft_examples
-    settings = SFTSettings(epochs=1, batch_size=8, loss_on=loss_on, packing=False)
+    settings = SFTSettings(epochs=1, batch_size=8, lr=1e-4, loss_on=loss_on, packing=False)
     prompts = [g.prefix + g.continuations[0] for g in groups]
     tokens = sum(count_tokens(lm.tokenizer, prompts)) + len(prompts)
     release_freed_memory()

@@ -304,3 +304,84 @@ def test_pad_id_zero_is_a_real_id_for_every_batch_builder(lm, tmp_path):
     zero = PackedCollator(pad_token_id(SimpleNamespace(pad_token_id=0, eos_token_id=7)))(rows)
     short = int((zero["segments"][0] == -1).sum())  # the shorter row's left padding
     assert short > 0 and zero["input_ids"][0, :short].tolist() == [0] * short
+
+
+def test_a_run_crashed_before_its_last_validation_resumes_and_keeps_the_best_epoch(lm, tmp_path):
+    """Epoch 1 validates best; the run dies in epoch 2's validation, after its checkpoint.
+    The rerun trains no step, validates epoch 2 and still returns epoch 1's adapter: the
+    record read back gives it the earlier validation, best score and best adapter."""
+    from peft.utils import get_peft_model_state_dict
+
+    from harness.llm.sft import SFTSettings, train_lora
+
+    seen, scores = [], {1: 0.5, 3: 0.2}  # the second call (epoch 2's first) dies
+
+    def validate(model):
+        seen.append({k: v.clone() for k, v in get_peft_model_state_dict(model).items()})
+        if len(seen) == 2:
+            raise RuntimeError("killed in epoch 2's validation")
+        return {"recall@3": scores[len(seen)], "ndcg@10": 0.0}
+
+    settings = SFTSettings(epochs=2, batch_size=2, lr=1e-3)  # TWO: one step per epoch
+    folders = {"output_dir": tmp_path / "row", "checkpoint_dir": tmp_path / "trainer"}
+    with pytest.raises(RuntimeError, match="killed"):
+        train_lora(
+            lm, TWO, settings, validate=validate, progress=False, checkpoint_steps=1, **folders
+        )
+    assert (tmp_path / "trainer" / "checkpoint-2").is_dir()
+    model, report = train_lora(
+        lm, TWO, settings, validate=validate, progress=False, checkpoint_steps=1, **folders
+    )
+    assert len(seen) == 3 and all(torch.equal(seen[1][k], seen[2][k]) for k in seen[1])
+    assert not all(torch.equal(seen[0][k], seen[2][k]) for k in seen[0])  # epoch 2 moved
+    assert [(v["epoch"], v["recall@3"]) for v in report.validation] == [(1, 0.5), (2, 0.2)]
+    assert [e["step"] for e in report.log] == [1, 2] and report.steps == 2
+    final = get_peft_model_state_dict(model)
+    for key, value in seen[0].items():
+        assert torch.equal(final[key].cpu(), value.cpu()), key
+
+
+def test_the_product_options_take_the_sft_settings_defaults():
+    """LLMOptions' SFT options default to SFTSettings' fields, and every option that is also
+    a setting is passed on, so the two cannot drift apart again (they once did: lr 1e-3
+    against 1e-4, batch size 2 against 8)."""
+    import dataclasses
+
+    from harness.llm.sft import SFTSettings
+    from harness.recommenders.llm import SFT_OPTIONS, LLMOptions
+
+    settings = {f.name: f.default for f in dataclasses.fields(SFTSettings)}
+    options = {f.name: f.default for f in dataclasses.fields(LLMOptions)}
+    assert set(SFT_OPTIONS) == settings.keys() & options.keys()
+    assert {name: options[name] for name in SFT_OPTIONS} == {
+        name: settings[name] for name in SFT_OPTIONS
+    }
+    assert LLMOptions().sft_settings(seed=7) == SFTSettings(seed=7)
+    # what the committed boards were trained with
+    assert (SFTSettings().lr, SFTSettings().batch_size) == (1e-3, 2)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"epochs": 0},
+        {"batch_size": 0},
+        {"grad_accum": 0},
+        {"lora_r": 0},
+        {"lora_alpha": 0},
+        {"lora_dropout": 1.0},
+        {"lr": 0.0},
+        {"warmup": 1.0},
+        {"loss": "listwise", "packing": False},
+        {"loss_on": "full"},
+    ],
+)
+def test_an_sft_option_fails_the_check_of_its_setting(bad):
+    from harness.llm.sft import SFTSettings
+    from harness.recommenders.llm import LLMOptions
+
+    with pytest.raises(ValueError) as setting:
+        SFTSettings(**bad)
+    with pytest.raises(ValueError) as option:
+        LLMOptions(**bad)
+    assert str(option.value) == str(setting.value)

@@ -28,7 +28,7 @@ _EXPORTS = {
     "embed_texts": "harness.llm.embedding",
     "catalog_vectors": "harness.llm.embedding",
     "PromptGroup": "harness.llm.packing",
-    "SFTSettings": "harness.llm.sft",
+    "SFTSettings": "harness.llm.sft_settings",
     "TrainingReport": "harness.llm.sft",
     "train_lora": "harness.llm.sft",
     "ScoringRequest": "harness.llm.scoring",
@@ -89,7 +89,8 @@ if TYPE_CHECKING:
         score_yes_no,
         yes_probability,
     )
-    from harness.llm.sft import SFTSettings, TrainingReport, train_lora
+    from harness.llm.sft import TrainingReport, train_lora
+    from harness.llm.sft_settings import SFTSettings
     from harness.llm.tokens import (
         AnswerTokenError,
         answer_token_ids,

@@ -21,17 +21,18 @@ import logging
 import math
 import os
 import statistics
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+from peft.utils import get_peft_model_state_dict
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from harness import data_parallel
-from harness.atomic import write_json_atomic
 from harness.errors import HarnessError
 from harness.faults import kill_point
 from harness.llm.loading import LoadedModel
@@ -45,56 +46,16 @@ from harness.llm.packing import (
     tokenize_choices,
     tokenize_groups,
 )
-from harness.llm.resume import last_complete_checkpoint
+from harness.llm.resume import ADAPTER_FILE, TrainingRecord, last_complete_checkpoint
+from harness.llm.sft_settings import SFTSettings
+from harness.llm.tokens import label_token_ids, pad_token_id
 from harness.metrics import SELECTION
+
+__all__ = ["ADAPTER_FILE", "SFTSettings", "TrainingReport", "train_lora"]
 
 log = logging.getLogger(__name__)
 CHECKPOINT_STEPS_ENV = "HARNESS_CHECKPOINT_STEPS"
 CHECKPOINT_SECONDS_ENV = "HARNESS_CHECKPOINT_SECONDS"
-ADAPTER_FILE = "adapter_model.safetensors"
-
-
-@dataclass(frozen=True)
-class SFTSettings:
-    """LoRA r=8, alpha=16, dropout 0.05 (the paper's); ``batch_size`` counts packed rows.
-
-    The schedule warms up linearly over ``warmup`` (a fraction of all steps),
-    then decays (``schedule``: any HF scheduler name, e.g. cosine, linear).
-    """
-
-    epochs: int = 1
-    lr: float = 1e-4
-    batch_size: int = 8
-    grad_accum: int = 1
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    loss_on: Literal["answer", "full"] = "answer"
-    loss: Loss = "pointwise"
-    packing: bool = True
-    schedule: str = "cosine"
-    warmup: float = 0.05
-    gradient_checkpointing: bool = False
-    seed: int = 0
-    # steps per loss log entry (each a mean over its steps); None: 1 on a CPU, where a step
-    # is slow anyway, 10 on a GPU, where reading the loss back every step stalls the queue
-    log_steps: int | None = None
-    # the block mask built on the device from segment ids (None: on a GPU) rather than in
-    # the collator on the CPU, and rows collated in worker processes (None: 2 on a GPU)
-    mask_on_device: bool | None = None
-    loader_workers: int | None = None
-
-    def __post_init__(self):
-        if self.loss == "listwise" and not self.packing:
-            raise ValueError("loss=listwise needs packing (the tails of a prefix share a row)")
-        if self.loss == "choice" and self.loss_on != "answer":
-            raise ValueError("loss=choice takes its loss on the label (loss_on=answer)")
-        if self.loss_on == "full" and (self.packing or self.loss != "pointwise"):
-            raise ValueError("loss_on=full needs packing=false and loss=pointwise")
-        if not 0 <= self.warmup < 1:
-            raise ValueError("warmup must be a fraction in [0, 1)")
-        if self.log_steps is not None and self.log_steps < 1:
-            raise ValueError("log_steps must be at least 1")
 
 
 @dataclass
@@ -242,6 +203,275 @@ def _per_process_batch(batch_size: int) -> int:
     return batch_size // size
 
 
+@dataclass(frozen=True)
+class Steps:
+    """How the training rows fall into optimizer steps, and the examples seen by each step.
+
+    Examples are candidate tails, counted over the rows in their given order: the Trainer
+    draws them shuffled, so inside an epoch a step's count is that of as many rows.
+    """
+
+    tails: tuple[int, ...]  # the examples of each training row
+    per_step: int  # rows per optimizer step: the batch size times the gradient accumulation
+    epochs: int
+
+    @property
+    def per_epoch(self) -> int:
+        return math.ceil(len(self.tails) / self.per_step)
+
+    @property
+    def total(self) -> int:
+        return self.per_epoch * self.epochs
+
+    @property
+    def examples(self) -> int:
+        """Examples in one epoch."""
+        return sum(self.tails)
+
+    def examples_seen(self, step: int) -> int:
+        epoch, within = divmod(step, self.per_epoch)
+        if within == 0 and epoch:
+            return epoch * self.examples
+        done = min(within * self.per_step, len(self.tails))
+        return epoch * self.examples + sum(self.tails[:done])
+
+    def log_entry(self, step: int, logs: dict) -> dict:
+        """One training log line: the step's loss, learning rate and examples seen."""
+        return {
+            "step": step,
+            "loss": float(logs["loss"]),
+            "lr": float(logs.get("learning_rate", 0.0)),
+            "examples": self.examples_seen(step),
+        }
+
+
+def _check_finite(logs: dict, step: int) -> None:
+    """Stop at the first NaN/inf loss or gradient norm: the rest of the run would be noise."""
+    for key in ("loss", "grad_norm"):
+        value = logs.get(key)
+        if value is not None and not math.isfinite(float(value)):
+            raise FloatingPointError(
+                f"LoRA training diverged at step {step}: {key} is {value} (try a lower lr)"
+            )
+
+
+class LogSteps(TrainerCallback):
+    """Every logged step's loss and lr into the record's log; fail at the first NaN/inf."""
+
+    def __init__(self, record: TrainingRecord, steps: Steps):
+        self.record, self.steps = record, steps
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # a resumed run: the steps before the checkpoint come from its trainer state
+        history = [e for e in state.log_history if "loss" in e]
+        self.record.log = [self.steps.log_entry(e["step"], e) for e in history]
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        _check_finite(logs, state.global_step)
+        if "loss" in logs:
+            self.record.log.append(self.steps.log_entry(state.global_step, logs))
+            kill_point(f"train-step:{state.global_step}")
+
+
+class SelectOnValidation(TrainerCallback):
+    """Validate each epoch's adapter and keep the best; its record survives a kill.
+
+    Must come after :class:`LogSteps`: an epoch's entry reads its steps' losses.
+    """
+
+    def __init__(
+        self,
+        record: TrainingRecord,
+        model: torch.nn.Module,
+        validate: Callable[[torch.nn.Module], dict[str, float]] | None,
+        steps_per_epoch: int,
+    ):
+        self.record, self.model, self.validate = record, model, validate
+        self.steps_per_epoch = steps_per_epoch
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.global_step == 0:
+            return
+        self.record.restore()
+        if state.global_step // self.steps_per_epoch > len(self.record.validation):
+            # killed after the epoch's last checkpoint and before its validation
+            self.on_epoch_end(args, state, control)
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        epoch = len(self.record.validation) + 1
+        kill_point(f"validate:{epoch}")
+        validating = time.perf_counter()
+        scores = self.validate(self.model) if self.validate else None
+        spent = time.perf_counter() - validating
+        recent = [e["loss"] for e in self.record.log[-self.steps_per_epoch :]]
+        entry = {
+            "epoch": epoch,
+            "train_loss": final_loss(recent),
+            **(scores or {}),
+            "validation_s": spent,
+        }
+        if scores is not None:  # one epoch: nothing to select, nothing validated
+            log.info("epoch %d: validation %s", epoch, scores)
+        # without a validation set the latest epoch is kept
+        score = scores[SELECTION] if scores else None
+        self.record.add_epoch(entry, score, lambda: _adapter_copy(self.model))
+        self.model.train()
+
+
+def _adapter_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
+
+
+class RecordElapsed(TrainerCallback):
+    """Training seconds up to each checkpoint, so a resumed run reports the whole time."""
+
+    def __init__(self, record: TrainingRecord):
+        self.record = record
+
+    def on_save(self, args, state, control, **kwargs):
+        self.record.save_elapsed(state.global_step)
+
+
+class SaveByTime(TrainerCallback):
+    """Ask for a checkpoint at the first step end ``every_s`` seconds after the last one."""
+
+    def __init__(self, every_s: float):
+        self.every_s = every_s
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.last = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.perf_counter() - self.last >= self.every_s:
+            control.should_save = True
+
+    def on_save(self, args, state, control, **kwargs):
+        self.last = time.perf_counter()
+
+
+class PackedTrainer(Trainer):
+    """The HF Trainer with the loss of packed rows (:func:`~harness.llm.packing.packed_loss`)."""
+
+    def __init__(self, *args, loss: Loss, answer_ids: Sequence[int], **kwargs):
+        self.row_loss, self.answer_ids = loss, answer_ids
+        super().__init__(*args, **kwargs)
+
+    def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+        loss = packed_loss(model, inputs, self.row_loss, self.answer_ids)
+        return (loss, None) if return_outputs else loss
+
+
+def _lora_model(lm: LoadedModel, settings: SFTSettings) -> torch.nn.Module:
+    """A private copy of the weights with fresh LoRA adapters on its attention projections."""
+    torch.manual_seed(settings.seed)
+    base = fresh_model(lm)
+    config = LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=attention_projections(base),
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(base, config)
+
+
+def _training_rows(
+    lm: LoadedModel,
+    groups: Sequence[PromptGroup] | Sequence[ChoiceExample],
+    settings: SFTSettings,
+    answer_ids: tuple[int, ...],
+) -> list[dict]:
+    """The packed training rows, tokenized as the scorer tokenizes its prompts."""
+    if settings.loss == "choice":
+        if not all(isinstance(g, ChoiceExample) for g in groups):
+            raise TypeError("loss=choice trains on ChoiceExample prompts")
+        return tokenize_choices(lm.tokenizer, groups, answer_ids)
+    if len(answer_ids) != 2 or not all(isinstance(g, PromptGroup) for g in groups):
+        raise TypeError(f"loss={settings.loss} trains on PromptGroups with two answers")
+    return tokenize_groups(lm.tokenizer, groups, answer_ids, packed=settings.packing)
+
+
+def _checkpoint_steps(given: int | None) -> int | None:
+    """Steps between checkpoints: as given, else ``$HARNESS_CHECKPOINT_STEPS``, else by time."""
+    if given is None and os.environ.get(CHECKPOINT_STEPS_ENV):
+        return int(os.environ[CHECKPOINT_STEPS_ENV])
+    return given
+
+
+def _saving(checkpoint_dir: Path | None, output_dir: Path, every: int | None) -> dict:
+    """The Trainer arguments for where and when it checkpoints (``every`` None: by time,
+    each save asked for by :class:`SaveByTime`)."""
+    return {
+        "output_dir": str(checkpoint_dir or output_dir / "trainer"),
+        "save_strategy": "steps" if checkpoint_dir else "no",
+        "save_steps": every or 10**9,
+        "save_total_limit": 1,
+    }
+
+
+def _arguments(
+    lm: LoadedModel, settings: SFTSettings, steps: Steps, progress: bool, **saving
+) -> TrainingArguments:
+    """The Trainer's arguments: the settings' schedule, and knobs chosen for the device."""
+    use_cpu = lm.device.type == "cpu"
+    log_steps = settings.log_steps or (1 if use_cpu else 10)
+    workers = (0 if use_cpu else 2) if settings.loader_workers is None else settings.loader_workers
+    return TrainingArguments(
+        num_train_epochs=settings.epochs,
+        learning_rate=settings.lr,
+        per_device_train_batch_size=_per_process_batch(settings.batch_size),
+        gradient_accumulation_steps=settings.grad_accum,
+        lr_scheduler_type=settings.schedule,
+        warmup_steps=math.ceil(settings.warmup * steps.total),
+        logging_steps=log_steps,
+        report_to=[],
+        seed=settings.seed,
+        data_seed=settings.seed,
+        use_cpu=use_cpu,
+        bf16=lm.dtype == torch.bfloat16 and not use_cpu,
+        disable_tqdm=not progress,
+        remove_unused_columns=False,
+        **_checkpointing_args(TrainingArguments, settings.gradient_checkpointing),
+        # on a GPU, rows are collated in two worker processes while the device computes
+        dataloader_num_workers=workers,
+        dataloader_pin_memory=not use_cpu,
+        **saving,
+    )
+
+
+def _collator(lm: LoadedModel, settings: SFTSettings) -> PackedCollator:
+    """Pads and masks rows; on a GPU the block mask is built there (``mask_on_device``)."""
+    on_device = (
+        lm.device.type != "cpu" if settings.mask_on_device is None else settings.mask_on_device
+    )
+    return PackedCollator(
+        pad_token_id(lm.tokenizer),  # 0 is a real id, not "missing"
+        lm.dtype,
+        full_text=settings.loss_on == "full",
+        build_mask=not on_device,
+    )
+
+
+def _callbacks(
+    record: TrainingRecord,
+    model: torch.nn.Module,
+    validate: Callable[[torch.nn.Module], dict[str, float]] | None,
+    steps: Steps,
+    every: int | None,
+) -> list[TrainerCallback]:
+    """The step log, epoch selection and, with a checkpoint folder, resume bookkeeping."""
+    callbacks = [
+        LogSteps(record, steps),
+        SelectOnValidation(record, model, validate, steps.per_epoch),
+    ]
+    if record.folder is not None:
+        callbacks.append(RecordElapsed(record))
+        if not every:
+            callbacks.append(SaveByTime(float(os.environ.get(CHECKPOINT_SECONDS_ENV, "300"))))
+    return callbacks
+
+
 def train_lora(
     lm: LoadedModel,
     groups: Sequence[PromptGroup] | Sequence[ChoiceExample],
@@ -271,245 +501,75 @@ def train_lora(
     every few seconds; a call that finds one resumes from it: a killed run,
     rerun, trains the same steps to the same adapter.
     """
-    import time
-
-    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
-    from peft.utils import get_peft_model_state_dict
-    from transformers import Trainer, TrainerCallback, TrainingArguments
-
-    from harness.llm.tokens import label_token_ids, pad_token_id
-
     if not groups:
         raise ValueError("no training examples")
-    torch.manual_seed(settings.seed)
-    base = fresh_model(lm)
-    config = LoraConfig(
-        r=settings.lora_r,
-        lora_alpha=settings.lora_alpha,
-        lora_dropout=settings.lora_dropout,
-        target_modules=attention_projections(base),
-        task_type="CAUSAL_LM",
-    )
-    model = get_peft_model(base, config)
+    model = _lora_model(lm, settings)
     answer_ids = label_token_ids(lm.tokenizer, answers)
-    if settings.loss == "choice":
-        if not all(isinstance(g, ChoiceExample) for g in groups):
-            raise TypeError("loss=choice trains on ChoiceExample prompts")
-        rows = tokenize_choices(lm.tokenizer, groups, answer_ids)
-    else:
-        if len(answer_ids) != 2 or not all(isinstance(g, PromptGroup) for g in groups):
-            raise TypeError(f"loss={settings.loss} trains on PromptGroups with two answers")
-        rows = tokenize_groups(lm.tokenizer, groups, answer_ids, packed=settings.packing)
-    examples = sum(len(r["tails"]) for r in rows)
-    pad_id = pad_token_id(lm.tokenizer)  # 0 is a real id, not "missing"
+    rows = _training_rows(lm, groups, settings, answer_ids)
     output_dir.mkdir(parents=True, exist_ok=True)
-    per_step = settings.batch_size * settings.grad_accum
-    steps_per_epoch = math.ceil(len(rows) / per_step)
-    total_steps = steps_per_epoch * settings.epochs
-    step_log: list[dict] = []
-    validation: list[dict] = []
-    best = {"score": -math.inf, "epoch": 0}
-    finished = checkpoint_dir / "finished" if checkpoint_dir else None
-    if finished is not None and (finished / "report.json").is_file():
-        log.info("LoRA training already finished in %s: reusing its adapter", finished)
-        set_peft_model_state_dict(model, load_file(finished / ADAPTER_FILE))
-        report = TrainingReport(**json.loads((finished / "report.json").read_text()))
-        return _finish(model, report, output_dir)
-
-    def examples_seen(step: int) -> int:
-        epoch, within = divmod(step, steps_per_epoch)
-        if within == 0 and epoch:
-            return epoch * examples
-        done = min(within * per_step, len(rows))
-        return epoch * examples + sum(len(r["tails"]) for r in rows[:done])
-
-    def log_entry(step: int, logs: dict) -> dict:
-        return {
-            "step": step,
-            "loss": float(logs["loss"]),
-            "lr": float(logs.get("learning_rate", 0.0)),
-            "examples": examples_seen(step),
-        }
-
-    class LogSteps(TrainerCallback):
-        """Every optimizer step's loss and lr; fail at the first NaN/inf loss or gradient norm."""
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            # a resumed run: the steps before the checkpoint come from its trainer state
-            step_log[:] = [log_entry(e["step"], e) for e in state.log_history if "loss" in e]
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            logs = logs or {}
-            for key in ("loss", "grad_norm"):
-                value = logs.get(key)
-                if value is not None and not math.isfinite(float(value)):
-                    raise FloatingPointError(
-                        f"LoRA training diverged at step {state.global_step}: {key} is {value} "
-                        "(try a lower lr)"
-                    )
-            if "loss" in logs:
-                step_log.append(log_entry(state.global_step, logs))
-                kill_point(f"train-step:{state.global_step}")
-
-    writer = data_parallel.world().main  # under DDP, rank 0 alone writes the work folder
-    elapsed_file = checkpoint_dir / "elapsed.json" if checkpoint_dir else None
-    elapsed: dict[str, float] = {}
-    if elapsed_file is not None and elapsed_file.is_file():
-        elapsed = json.loads(elapsed_file.read_text())
-
-    class RecordElapsed(TrainerCallback):
-        """Training seconds up to each checkpoint, so a resumed run reports the whole time."""
-
-        def on_save(self, args, state, control, **kwargs):
-            elapsed[str(state.global_step)] = seconds_before + time.perf_counter() - started
-            if writer:
-                write_json_atomic(elapsed_file, elapsed)
-
-    class SelectOnValidation(TrainerCallback):
-        """Validate each epoch's adapter and keep the best; its record survives a kill."""
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            if checkpoint_dir is None or state.global_step == 0:
-                return
-            if (checkpoint_dir / "validation.json").is_file():
-                saved = json.loads((checkpoint_dir / "validation.json").read_text())
-                validation[:] = saved["validation"]
-                best.update(score=saved["best_score"], epoch=saved["best_epoch"])
-                if saved["best_epoch"]:
-                    best["state"] = load_file(checkpoint_dir / "best-adapter" / ADAPTER_FILE)
-            if state.global_step // steps_per_epoch > len(validation):
-                # killed after the epoch's last checkpoint and before its validation
-                self.on_epoch_end(args, state, control)
-
-        def on_epoch_end(self, args, state, control, **kwargs):
-            epoch = len(validation) + 1
-            kill_point(f"validate:{epoch}")
-            validating = time.perf_counter()
-            scores = validate(model) if validate else None
-            spent = time.perf_counter() - validating
-            recent = [e["loss"] for e in step_log[-steps_per_epoch:]]
-            validation.append(
-                {
-                    "epoch": epoch,
-                    "train_loss": final_loss(recent),
-                    **(scores or {}),
-                    "validation_s": spent,
-                }
-            )
-            if scores is not None:  # one epoch: nothing to select, nothing validated
-                log.info("epoch %d: validation %s", epoch, scores)
-            # without a validation set the latest epoch is kept
-            score = scores[SELECTION] if scores else None
-            if score is None or score > best["score"]:
-                best.update(score=-math.inf if score is None else score, epoch=epoch)
-                best["state"] = {
-                    k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()
-                }
-                if checkpoint_dir is not None and writer:
-                    save_file(best["state"], checkpoint_dir / "best-adapter" / ADAPTER_FILE)
-            if checkpoint_dir is not None and writer:
-                record = {
-                    "validation": validation,
-                    "best_score": best["score"],
-                    "best_epoch": best["epoch"],
-                }
-                write_json_atomic(checkpoint_dir / "validation.json", record)
-            model.train()
-
+    # under DDP, rank 0 alone writes the work folder
+    record = TrainingRecord.open(checkpoint_dir, writer=data_parallel.world().main)
+    finished = record.finished()
+    if finished is not None:
+        state, saved = finished
+        where = checkpoint_dir / "finished"
+        log.info("LoRA training already finished in %s: reusing its adapter", where)
+        set_peft_model_state_dict(model, state)
+        return _finish(model, TrainingReport(**saved), output_dir)
     resume = last_complete_checkpoint(checkpoint_dir) if checkpoint_dir else None
-    if checkpoint_dir is not None:
-        (checkpoint_dir / "best-adapter").mkdir(parents=True, exist_ok=True)
-        (checkpoint_dir / "finished").mkdir(parents=True, exist_ok=True)
-    if checkpoint_steps is None and os.environ.get(CHECKPOINT_STEPS_ENV):
-        checkpoint_steps = int(os.environ[CHECKPOINT_STEPS_ENV])
-    save_every_s = float(os.environ.get(CHECKPOINT_SECONDS_ENV, "300"))
-
-    class SaveByTime(TrainerCallback):
-        """Ask for a checkpoint at the first step end ``save_every_s`` after the last one."""
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.last = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if time.perf_counter() - self.last >= save_every_s:
-                control.should_save = True
-
-        def on_save(self, args, state, control, **kwargs):
-            self.last = time.perf_counter()
-
-    use_cpu = lm.device.type == "cpu"
-    log_steps = settings.log_steps or (1 if use_cpu else 10)
-    mask_on_device = not use_cpu if settings.mask_on_device is None else settings.mask_on_device
-    workers = (0 if use_cpu else 2) if settings.loader_workers is None else settings.loader_workers
-    args = TrainingArguments(
-        output_dir=str(checkpoint_dir or output_dir / "trainer"),
-        num_train_epochs=settings.epochs,
-        learning_rate=settings.lr,
-        per_device_train_batch_size=_per_process_batch(settings.batch_size),
-        gradient_accumulation_steps=settings.grad_accum,
-        lr_scheduler_type=settings.schedule,
-        warmup_steps=math.ceil(settings.warmup * total_steps),
-        logging_steps=log_steps,
-        save_strategy="steps" if checkpoint_dir else "no",
-        save_steps=checkpoint_steps or 10**9,  # by time: SaveByTime asks for each save
-        save_total_limit=1,
-        report_to=[],
-        seed=settings.seed,
-        data_seed=settings.seed,
-        use_cpu=use_cpu,
-        bf16=lm.dtype == torch.bfloat16 and not use_cpu,
-        disable_tqdm=not progress,
-        remove_unused_columns=False,
-        **_checkpointing_args(TrainingArguments, settings.gradient_checkpointing),
-        # on a GPU, rows are collated in two worker processes while the device computes
-        dataloader_num_workers=workers,
-        dataloader_pin_memory=not use_cpu,
+    steps = Steps(
+        tuple(len(r["tails"]) for r in rows),
+        settings.batch_size * settings.grad_accum,
+        settings.epochs,
     )
-
-    class PackedTrainer(Trainer):
-        def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
-            loss = packed_loss(model, inputs, settings.loss, answer_ids)
-            return (loss, None) if return_outputs else loss
-
+    every = _checkpoint_steps(checkpoint_steps)
     trainer = PackedTrainer(
         model=model,
-        args=args,
-        train_dataset=rows,
-        data_collator=PackedCollator(
-            pad_id, lm.dtype, full_text=settings.loss_on == "full", build_mask=not mask_on_device
+        args=_arguments(
+            lm, settings, steps, progress, **_saving(checkpoint_dir, output_dir, every)
         ),
-        callbacks=[LogSteps(), SelectOnValidation()]
-        + ([RecordElapsed()] if checkpoint_dir else [])
-        + ([SaveByTime()] if checkpoint_dir and not checkpoint_steps else []),
+        train_dataset=rows,
+        data_collator=_collator(lm, settings),
+        callbacks=_callbacks(record, model, validate, steps, every),
+        loss=settings.loss,
+        answer_ids=answer_ids,
     )
-    seconds_before = 0.0
     if resume is not None:
         log.info("resuming LoRA training from %s", resume)
-        seconds_before = elapsed.get(resume.name.split("-")[-1], 0.0)
-    started = time.perf_counter()
+    record.start(resume)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    seconds = time.perf_counter() - started
-    if "state" in best:
-        set_peft_model_state_dict(model, best.pop("state"))
-    losses = [e["loss"] for e in step_log]
-    report = TrainingReport(
-        steps=trainer.state.global_step,
-        examples=examples * settings.epochs,
+    seconds = record.seconds()
+    if record.best_state is not None:
+        set_peft_model_state_dict(model, record.best_state)
+    report = _report(record, rows, settings, trainer.state.global_step, seconds, answer_ids)
+    record.finish(get_peft_model_state_dict(model), dataclasses.asdict(report))
+    return _finish(model, report, output_dir)
+
+
+def _report(
+    record: TrainingRecord,
+    rows: Sequence[dict],
+    settings: SFTSettings,
+    steps: int,
+    seconds: float,
+    answer_ids: tuple[int, ...],
+) -> TrainingReport:
+    """The run's report from its record: the step log, the validations and the losses."""
+    losses = [e["loss"] for e in record.log]
+    return TrainingReport(
+        steps=steps,
+        examples=sum(len(r["tails"]) for r in rows) * settings.epochs,
         epochs=settings.epochs,
         tokens=sum(map(row_tokens, rows)) * settings.epochs,
-        seconds=seconds + seconds_before,
+        seconds=seconds,
         first_loss=losses[0] if losses else None,
         last_loss=losses[-1] if losses else None,
         final_loss=final_loss(losses),
         prior_loss=prior_loss(rows, settings.loss),
-        log=step_log,
-        validation=validation,
+        log=record.log,
+        validation=record.validation,
         answer_tokens=answer_ids,
     )
-    if finished is not None and writer:
-        save_file(get_peft_model_state_dict(model), finished / ADAPTER_FILE)
-        write_json_atomic(finished / "report.json", dataclasses.asdict(report))
-    return _finish(model, report, output_dir)
 
 
 def _finish(

@@ -28,6 +28,7 @@ import numpy as np
 
 from harness import data_parallel
 from harness.data.model import Dataset
+from harness.llm.sft_settings import SFTSettings
 from harness.metrics import HEADLINE, SELECTION, candidate_metrics
 from harness.options import NESTED, THROUGHPUT
 from harness.paths import runs_dir
@@ -36,10 +37,25 @@ from harness.summarizer import ChosenSummarizer
 
 log = logging.getLogger(__name__)
 
-# Training defaults, chosen on validation requests (benchmarks/RESULTS-llm-trsr.md)
-LR = 1e-3
+# Training example defaults, chosen on validation requests (benchmarks/RESULTS-llm-trsr.md)
 EXAMPLES_PER_USER = 2
 NEGATIVES = 3
+# the options that are LoRA SFT settings: their defaults and checks are SFTSettings' alone
+SFT_OPTIONS = (
+    "epochs",
+    "lr",
+    "schedule",
+    "warmup",
+    "loss",
+    "packing",
+    "batch_size",
+    "grad_accum",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "gradient_checkpointing",
+    "loss_on",
+)
 
 
 class Window(Protocol):
@@ -72,19 +88,23 @@ class TrainingExample:
 
 @dataclass(frozen=True)
 class LLMOptions:
-    """Options shared by every LLM recommender (the paper's SFT defaults)."""
+    """Options shared by every LLM recommender; the SFT ones (:data:`SFT_OPTIONS`) take their
+    defaults and checks from :class:`~harness.llm.SFTSettings`."""
 
     model: str | None = field(
         default=None, metadata={"help": "HF model id or folder (default: the embedded SmolLM2)"}
     )
     zero_shot: bool = field(default=False, metadata={"help": "no fine-tuning: score as is"})
     recent_items: int = field(default=5, metadata={"help": "last R history items in the prompt"})
-    epochs: int = field(default=1, metadata={"help": "LoRA SFT epochs"})
-    lr: float = field(default=LR, metadata={"help": "peak learning rate"})
+    epochs: int = field(default=SFTSettings.epochs, metadata={"help": "LoRA SFT epochs"})
+    lr: float = field(default=SFTSettings.lr, metadata={"help": "peak learning rate"})
     schedule: Literal["cosine", "linear", "constant"] = field(
-        default="cosine", metadata={"help": "lr decay after warmup: cosine, linear, constant"}
+        default=SFTSettings.schedule,
+        metadata={"help": "lr decay after warmup: cosine, linear, constant"},
     )
-    warmup: float = field(default=0.05, metadata={"help": "warmup, as a fraction of all steps"})
+    warmup: float = field(
+        default=SFTSettings.warmup, metadata={"help": "warmup, as a fraction of all steps"}
+    )
     examples_per_user: int = field(
         default=EXAMPLES_PER_USER,
         metadata={"help": "training targets per user, newest first, each with its own history"},
@@ -94,34 +114,37 @@ class LLMOptions:
         metadata={"help": "sampled negatives per training target (outside the whole sequence)"},
     )
     loss: Literal["pointwise", "listwise"] = field(
-        default="pointwise",
+        default=SFTSettings.loss,
         metadata={
             "help": "pointwise yes/no cross entropy (the paper's), or listwise: softmax over "
             "the candidates of one prompt"
         },
     )
     packing: bool = field(
-        default=True,
+        default=SFTSettings.packing,
         metadata={"help": "one prompt prefix + all its candidate tails per training row"},
     )
     batch_size: int = field(
-        default=2,
+        default=SFTSettings.batch_size,
         metadata={
             "help": "training rows (prompt prefixes) per optimizer step, shared out among the "
-            "processes of a data-parallel run (2: the best of the validation sweep on CPU, "
-            "benchmarks/RESULTS-llm-trsr.md)"
+            f"processes of a data-parallel run ({SFTSettings.batch_size}: the best of the "
+            "validation sweep on CPU, benchmarks/RESULTS-llm-trsr.md)"
         },
     )
-    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
-    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
-    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    grad_accum: int = field(
+        default=SFTSettings.grad_accum, metadata={"help": "gradient accumulation steps"}
+    )
+    lora_r: int = field(default=SFTSettings.lora_r, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=SFTSettings.lora_alpha, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=SFTSettings.lora_dropout, metadata={"help": "LoRA dropout"})
     gradient_checkpointing: bool = field(
-        default=False,
+        default=SFTSettings.gradient_checkpointing,
         metadata={"help": "recompute activations in the backward pass: less memory, slower"},
     )
     loss_on: Literal["answer", "full"] = field(
-        default="answer", metadata={"help": "loss on the answer token, or the whole text"}
+        default=SFTSettings.loss_on,
+        metadata={"help": "loss on the answer token, or the whole text"},
     )
     train_sequences: int | None = field(
         default=256, metadata={"help": "seeded sample of training sequences (None: all)"}
@@ -148,12 +171,8 @@ class LLMOptions:
 
     def __post_init__(self):
         check_model_name(self.model)
+        self.sft_settings()  # the SFT options' checks
         for name in (
-            "epochs",
-            "batch_size",
-            "grad_accum",
-            "lora_r",
-            "lora_alpha",
             "users_per_batch",
             "batch_tokens",
             "examples_per_user",
@@ -168,16 +187,11 @@ class LLMOptions:
             raise ValueError("train_sequences must be at least 1 (or none for all)")
         if self.valid_requests is not None and self.valid_requests < 0:
             raise ValueError("valid_requests must be at least 0 (0: no validation; none: all)")
-        if not 0 <= self.lora_dropout < 1:
-            raise ValueError("lora_dropout must be in [0, 1)")
-        if self.lr <= 0:
-            raise ValueError("lr must be positive")
-        if not 0 <= self.warmup < 1:
-            raise ValueError("warmup must be a fraction in [0, 1)")
-        if self.loss == "listwise" and not self.packing:
-            raise ValueError("loss=listwise needs packing=true")
-        if self.loss_on == "full" and (self.packing or self.loss != "pointwise"):
-            raise ValueError("loss_on=full needs packing=false and loss=pointwise")
+
+    def sft_settings(self, **given: Any) -> SFTSettings:
+        """The SFT settings these options name (:data:`SFT_OPTIONS`), ``given`` on top (a
+        row's seed, a head's loss); building them runs SFTSettings' checks."""
+        return SFTSettings(**{**{name: getattr(self, name) for name in SFT_OPTIONS}, **given})
 
 
 @dataclass(frozen=True)
@@ -405,26 +419,9 @@ class LLMRecommender(Recommender):
 
         self.model = PeftModel.from_pretrained(fresh_model(self.lm), folder).eval()
 
-    def sft_settings(self, seed: int, loss: str | None = None):
+    def sft_settings(self, seed: int, loss: str | None = None) -> SFTSettings:
         """The LoRA SFT settings the options give (``loss`` overrides the option's)."""
-        from harness.llm.sft import SFTSettings
-
-        return SFTSettings(
-            epochs=self.options.epochs,
-            lr=self.options.lr,
-            batch_size=self.options.batch_size,
-            grad_accum=self.options.grad_accum,
-            lora_r=self.options.lora_r,
-            lora_alpha=self.options.lora_alpha,
-            lora_dropout=self.options.lora_dropout,
-            loss_on=self.options.loss_on,
-            loss=loss or self.options.loss,
-            packing=self.options.packing,
-            schedule=self.options.schedule,
-            warmup=self.options.warmup,
-            gradient_checkpointing=self.options.gradient_checkpointing,
-            seed=seed,
-        )
+        return self.options.sft_settings(seed=seed, loss=loss or self.options.loss)
 
     def train(
         self,
