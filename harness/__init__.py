@@ -37,8 +37,8 @@ _EXPORTS = {
     "SUMMARY_PROMPTS_GENERATED": "harness.summarizer",
     "SUMMARY_TOKENS_GENERATED": "harness.summarizer",
     # datasets
-    "Dataset": "harness.data.model",
-    "Catalog": "harness.data.model",
+    "Dataset": "harness.dataset",
+    "Catalog": "harness.dataset",
     "DatasetContext": "harness.data",
     "render_item": "harness.data.text",
     "ItemWriter": "harness.data.cache",
@@ -121,8 +121,8 @@ if TYPE_CHECKING:
     from harness.costs import PROMPT_BUDGET_TOKENS, PROMPT_TOKENS_PER_REQUEST
     from harness.data import DatasetContext
     from harness.data.cache import ItemWriter, load_or_build, write_sequences
-    from harness.data.model import Catalog, Dataset
     from harness.data.text import render_item
+    from harness.dataset import Catalog, Dataset
     from harness.domains import DOMAINS, GENERIC, DomainWords, domain_words
     from harness.errors import HarnessError, PluginError, plugin_errors
     from harness.metrics import candidate_metrics

@@ -1,6 +1,8 @@
-"""The plugin manager: built-in plugin modules first, then the ``harness`` entry points.
+"""The plugin manager: the harness's own entry points first, then every other distribution's.
 
-Built-ins register through exactly the hooks a third-party plugin uses. Set
+Built-ins are entry points of the group ``harness`` in this distribution's
+pyproject.toml and register through exactly the hooks a third-party plugin
+uses, so the core names no plugin. Set
 ``HARNESS_DISABLE_PLUGINS=name1,name2`` to block plugins by name (a built-in's
 name is its module path, an entry point's name is the entry point's name).
 """
@@ -25,19 +27,9 @@ from harness.errors import HarnessError, PluginError, plugin_errors
 ENTRY_POINT_GROUP = "harness"
 DISABLE_ENV = "HARNESS_DISABLE_PLUGINS"
 
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "harness.data.embedded_dataset",
-    "harness_baselines.sanity",
-    "harness_baselines.sasrec",
-    "harness_baselines.text_knn",
-    "harness_baselines.llm_emb",
-    "harness.data.mind",
-    "harness.data.amazon_m2",
-    "harness.data.hf",
-    "harness_baselines.truncated_llm",
-    "harness_baselines.listwise_llm",
-    "llm_trsr.plugin",
-)
+# The distribution that ships the harness: its own entry points (the built-in loaders,
+# baselines and LLM-TRSR, listed in pyproject.toml) register first.
+DISTRIBUTION = "llmrec-harness"
 
 KINDS = ("datasets", "summarizers", "recommenders")
 
@@ -84,10 +76,10 @@ def get_plugin_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     for name in blocked_plugins():
         pm.set_blocked(name)
-    for module_name in DEFAULT_PLUGINS:
-        if pm.is_blocked(module_name):
-            continue
-        pm.register(importlib.import_module(module_name), name=module_name)
+    for entry in builtin_entry_points():
+        if not pm.is_blocked(entry.name):
+            with plugin_errors(f"built-in plugin {entry.name} failed to load"):
+                pm.register(entry.load(), name=entry.name)
     try:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     except Exception as exc:  # a broken third-party package must not look like our bug
@@ -99,6 +91,18 @@ def get_plugin_manager() -> pluggy.PluginManager:
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin implements an unknown hook: {exc}") from None
     return pm
+
+
+def builtin_entry_points() -> list[importlib.metadata.EntryPoint]:
+    """The harness's own ``harness`` entry points (the installed metadata lists them by name)."""
+    try:
+        entry_points = importlib.metadata.distribution(DISTRIBUTION).entry_points
+    except importlib.metadata.PackageNotFoundError:
+        raise HarnessError(
+            f"{DISTRIBUTION} is not installed, so its built-in plugins cannot be found; "
+            "install it (pip install -e .) rather than running it from a bare checkout"
+        ) from None
+    return [entry for entry in entry_points if entry.group == ENTRY_POINT_GROUP]
 
 
 def plugin_source(pm: pluggy.PluginManager, plugin: object) -> str:

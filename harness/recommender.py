@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 from tqdm.auto import tqdm
 
-from harness.data.model import Dataset
+from harness.dataset import Dataset
 from harness.paths import cache_root
 
 T = TypeVar("T")

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.data.model import Dataset
+from harness.dataset import Dataset
 from harness.errors import HarnessError
 from harness.faults import kill_point
 from harness.recommender import LabeledRequest, TrainData

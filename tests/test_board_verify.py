@@ -9,7 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import run_main
+from helpers import run_cli
 
 from harness.boards.views import evaluate_board
 from harness.orchestration.experiment import Experiment, RunSpec
@@ -57,10 +57,8 @@ def test_full_ranking_never_counts_an_earlier_item(board, ml100k):
     assert longer > 30  # most users have more earlier items than their 3-item history
 
 
-def test_verify_passes_then_names_a_changed_metric_and_a_changed_score(
-    board, tmp_path, monkeypatch, capsys
-):
-    code, out, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(board))
+def test_verify_passes_then_names_a_changed_metric_and_a_changed_score(board, tmp_path):
+    code, out, err = run_cli("leaderboard", "verify", str(board))
     assert code == 0, err
     assert "verified" in out
 
@@ -69,7 +67,7 @@ def test_verify_passes_then_names_a_changed_metric_and_a_changed_score(
     results = json.loads((changed / "results.json").read_text())
     results["runs"][0]["metrics"]["ndcg@10"] += 0.001
     (changed / "results.json").write_text(json.dumps(results))
-    code, _, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(changed))
+    code, _, err = run_cli("leaderboard", "verify", str(changed))
     assert code == 1
     assert f"{results['runs'][0]['name']}: ndcg@10 recorded" in err
 
@@ -82,14 +80,14 @@ def test_verify_passes_then_names_a_changed_metric_and_a_changed_score(
     positive = int(np.argmax(scores[row]))
     scores[row, positive] = scores[row].min() - 1  # the top candidate falls to the bottom
     write_row_scores(path, scores)
-    code, _, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(changed))
+    code, _, err = run_cli("leaderboard", "verify", str(changed))
     assert code == 1 and "random: " in err and "recorded" in err
 
 
-def test_regenerate_check_passes_then_names_a_drift(board, tmp_path, monkeypatch, capsys):
+def test_regenerate_check_passes_then_names_a_drift(board, tmp_path):
     cache = tmp_path / "cache"
     args = ["leaderboard", "regenerate", "--check", "--cache-dir", str(cache)]
-    code, out, err = run_main(monkeypatch, capsys, *args, str(board))
+    code, out, err = run_cli(*args, str(board))
     assert code == 0, err
     assert "within every row's tolerance" in out and "| popularity" in out
 
@@ -98,14 +96,12 @@ def test_regenerate_check_passes_then_names_a_drift(board, tmp_path, monkeypatch
     results = json.loads((changed / "results.json").read_text())
     results["runs"][1]["metrics"]["recall@10"] = 0.123
     (changed / "results.json").write_text(json.dumps(results))
-    code, out, err = run_main(monkeypatch, capsys, *args, str(changed))
+    code, out, err = run_cli(*args, str(changed))
     assert code == 1
     assert f"{results['runs'][1]['name']}: recall@10 committed 0.123, regenerated" in err
 
 
-def test_every_row_is_tested_against_chance_and_verify_recomputes_it(
-    board, tmp_path, monkeypatch, capsys
-):
+def test_every_row_is_tested_against_chance_and_verify_recomputes_it(board, tmp_path):
     results = json.loads((board / "results.json").read_text())
     tests = results["chance_tests"]
     assert tests["ndcg@10"]["chance"] == pytest.approx(0.21636, abs=1e-5)
@@ -123,23 +119,19 @@ def test_every_row_is_tested_against_chance_and_verify_recomputes_it(
     shutil.copytree(board, changed)
     results["chance_tests"]["auc"]["rows"]["random"]["holm_p"] = 0.001
     (changed / "results.json").write_text(json.dumps(results))
-    code, _, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(changed))
+    code, _, err = run_cli("leaderboard", "verify", str(changed))
     assert code == 1
     assert "random: auc vs chance holm_p recorded 0.001" in err
 
 
-def test_a_board_from_a_dirty_tree_warns_and_fails_when_clean_is_required(
-    board, tmp_path, monkeypatch, capsys
-):
+def test_a_board_from_a_dirty_tree_warns_and_fails_when_clean_is_required(board, tmp_path):
     changed = tmp_path / "dirty"
     shutil.copytree(board, changed)
     results = json.loads((changed / "results.json").read_text())
     results["provenance"]["commit"] = {"sha": "46031b5331aa", "dirty": True}
     (changed / "results.json").write_text(json.dumps(results))
-    code, out, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(changed))
+    code, out, err = run_cli("leaderboard", "verify", str(changed))
     assert code == 0 and "verified" in out
     assert "warning: made from a dirty tree at 46031b5331" in err
-    code, _, err = run_main(
-        monkeypatch, capsys, "leaderboard", "verify", "--require-clean", str(changed)
-    )
+    code, _, err = run_cli("leaderboard", "verify", "--require-clean", str(changed))
     assert code == 1 and "made from a dirty tree" in err

@@ -1,11 +1,9 @@
 """The GitHub workflow runs the same checks as .ci/run (the tests, then the boards)."""
 
 import re
-from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
 
 
 def _tox_commands(lines) -> list[str]:
@@ -38,3 +36,19 @@ def test_every_board_the_ci_verifies_exists_and_every_board_is_verified():
     verify, build = site.split("harness leaderboard site")
     assert set(re.findall(r"leaderboards\{/\}([\w.-]+)", verify)) == boards
     assert set(re.findall(r"leaderboards\{/\}([\w.-]+)", build)) == boards
+
+
+def test_the_main_job_writes_an_ignored_folder_and_no_committed_board():
+    """README: `tox -e main` leaves the checkout clean (its board goes to runs/ml-100k/)."""
+    import subprocess
+
+    tox = (ROOT / "tox.ini").read_text()
+    main = tox.split("[testenv:main]")[1].split("[testenv:")[0]
+    (out,) = re.findall(r"--out \{posargs:\{tox_root\}\{/\}(\S+)\}", main)
+    out = out.replace("{/}", "/")
+    assert out == "runs/ml-100k"
+    assert "leaderboards" not in main.split("commands =")[1]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", f"{out}/results.json"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0, f"{out} is not ignored by git"

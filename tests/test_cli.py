@@ -1,8 +1,10 @@
-"""`harness evaluate` end to end on the embedded ml-100k, as a user runs it."""
+"""`harness evaluate` end to end on the embedded ml-100k, as a user runs it: the first run
+through the installed console script in its own process, the others in-process."""
 
 import json
 
 import pytest
+from helpers import run_cli, run_harness
 
 from harness.orchestration.row_scores import read_row_scores
 
@@ -10,8 +12,6 @@ from harness.orchestration.row_scores import read_row_scores
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory, session_cache):
     """random + popularity on all 943 users (fast: no training beyond counting)."""
-    from conftest import run_harness
-
     out = tmp_path_factory.mktemp("full") / "out"
     result = run_harness(
         "evaluate",
@@ -57,10 +57,10 @@ def test_popularity_beats_random_and_random_matches_theory(full_run):
     assert runs["random"]["full_ranking"] is None
 
 
-def test_rerun_reuses_the_split_and_gives_identical_metrics(full_run, harness_cli, tmp_path):
+def test_rerun_reuses_the_split_and_gives_identical_metrics(full_run, tmp_path):
     _, out = full_run
     again = tmp_path / "again"
-    result = harness_cli("evaluate", "-r", "popularity", "-r", "random", "--out", str(again))
+    result = run_cli("evaluate", "-r", "popularity", "-r", "random", "--out", str(again))
     assert result.returncode == 0, result.stderr
     assert "reusing split" in result.stderr
     assert (again / "split.json").read_bytes() == (out / "split.json").read_bytes()
@@ -73,7 +73,7 @@ def test_rerun_reuses_the_split_and_gives_identical_metrics(full_run, harness_cl
     assert first == second
 
 
-def test_experiment_file_with_the_same_recommender_twice(harness_cli, tmp_path):
+def test_experiment_file_with_the_same_recommender_twice(tmp_path):
     experiment = tmp_path / "exp.toml"
     experiment.write_text(
         'dataset = "ml-100k"\n[split]\nseed = 3\nusers = 80\n'
@@ -81,7 +81,7 @@ def test_experiment_file_with_the_same_recommender_twice(harness_cli, tmp_path):
         '[[runs]]\nname = "random again"\nrecommender = "random"\n'
         '[[runs]]\nrecommender = "popularity"\n'
     )
-    result = harness_cli("evaluate", str(experiment), "--out", str(tmp_path / "o"))
+    result = run_cli("evaluate", str(experiment), "--out", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
     results = json.loads((tmp_path / "o" / "results.json").read_text())
     names = [r["name"] for r in results["runs"]]
@@ -103,30 +103,30 @@ def test_experiment_file_with_the_same_recommender_twice(harness_cli, tmp_path):
         ([], "no recommender given"),
     ],
 )
-def test_usage_errors_exit_2_with_one_line_and_no_output(harness_cli, tmp_path, args, message):
+def test_usage_errors_exit_2_with_one_line_and_no_output(tmp_path, args, message):
     out = tmp_path / "out"
-    result = harness_cli("evaluate", *args, "--out", str(out))
+    result = run_cli("evaluate", *args, "--out", str(out))
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
 
 
-def test_bad_experiment_file_names_the_file(harness_cli, tmp_path):
+def test_bad_experiment_file_names_the_file(tmp_path):
     experiment = tmp_path / "exp.toml"
     experiment.write_text('[[runs]]\nrecommender = "random"\nopts = {}\n')
-    result = harness_cli("evaluate", str(experiment))
+    result = run_cli("evaluate", str(experiment), "--out", tmp_path / "o")
     assert result.returncode == 2
     assert f"{experiment}: [[runs]] entry 1 has unknown key(s) opts" in result.stderr
 
 
-def test_leaderboard_command_rerenders_results(full_run, harness_cli):
+def test_leaderboard_command_rerenders_results(full_run):
     _, out = full_run
-    result = harness_cli("leaderboard", str(out / "results.json"))
+    result = run_cli("leaderboard", str(out / "results.json"))
     assert result.returncode == 0
     assert result.stdout.strip() == (out / "leaderboard.md").read_text().strip()
 
 
-def test_datasets_lists_embedded(harness_cli):
-    result = harness_cli("datasets")
+def test_datasets_lists_embedded():
+    result = run_cli("datasets")
     assert "ml-100k" in result.stdout and "ml-1m" in result.stdout

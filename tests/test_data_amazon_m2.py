@@ -2,15 +2,15 @@
 
 import csv
 import re
-from pathlib import Path
 
 import pytest
+from helpers import FIXTURES
 
 from harness.data.amazon_m2 import DEFAULT_MAX_WORDS, AmazonM2Options, load_amazon_m2
 from harness.data.context import DatasetContext
 from harness.data.text import render_item
 
-FIXTURE = Path(__file__).parent / "fixtures" / "amazon_m2"
+FIXTURE = FIXTURES / "amazon_m2"
 
 
 @pytest.fixture(autouse=True)

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from helpers import FIXTURES
 
 from harness.data.cache import ItemWriter, load_or_build, write_sequences
 from harness.data.context import DatasetContext
 from harness.data.mind import MindOptions, load_mind
 from harness.errors import HarnessError
 
-MIND = Path(__file__).parent / "fixtures" / "mind"
+MIND = FIXTURES / "mind"
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 
 from harness.data.card import count_words, dataset_card, render_card
 from harness.data.embedded_dataset import MovieLensOptions, load_ml_1m, load_ml_100k
-from harness.data.model import Catalog, Dataset
+from harness.dataset import Catalog, Dataset
 
 
 def tiny() -> Dataset:

@@ -1,25 +1,17 @@
 """MIND and Amazon-M2 through the command line: evaluate, dataset cards, and bad input.
 
 Bad input must end in one ``Error: file:line: ...`` line and exit code 2, with
-no output folder and no dataset cache left behind. Those cases run the CLI's
-``main`` in-process (fast); the end-to-end runs use the installed script.
+no output folder and no dataset cache left behind. Every case runs the CLI's
+``main`` in-process (``helpers.run_cli``): argv in, exit code, stdout and stderr out.
 """
 
 import json
-import logging
-import os
 import re
 import shutil
-import subprocess
-import sys
-import types
 from pathlib import Path
 
 import pytest
-from conftest import run_main
-
-FIXTURES = Path(__file__).parent / "fixtures"
-HARNESS = str(Path(sys.executable).parent / "harness")
+from helpers import FIXTURES, run_cli
 
 
 @pytest.fixture
@@ -50,10 +42,9 @@ def test_evaluate_sanity_recommenders_on_the_fixture(
     tmp_path, cache, dataset, folder, sequences, items
 ):
     out = tmp_path / "out"
-    args = [HARNESS, "evaluate", "--dataset", dataset, "--data-dir", str(FIXTURES / folder)]
+    args = ["evaluate", "--dataset", dataset, "--data-dir", str(FIXTURES / folder)]
     args += ["-r", "random", "-r", "popularity", "--out", str(out)]
-    env = {**os.environ, "HARNESS_CACHE": str(cache)}
-    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    done = run_cli(*args)
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"]["name"] == dataset
@@ -66,17 +57,15 @@ def test_evaluate_sanity_recommenders_on_the_fixture(
     assert all(0 <= r["metrics"]["recall@10"] <= 1 for r in results["runs"])
     assert (out / "leaderboard.md").read_text() in done.stdout
     assert f"## {dataset}" in done.stdout
-    again = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    again = run_cli(*args)
     assert again.returncode == 0 and f"loaded {dataset} from cache" in again.stderr
 
 
 # --- dataset cards ---------------------------------------------------------------
 
 
-def test_show_card_of_mind(monkeypatch, capsys, cache):
-    code, out, err = run_main(
-        monkeypatch,
-        capsys,
+def test_show_card_of_mind(cache):
+    code, out, err = run_cli(
         "datasets",
         "show",
         "mind",
@@ -93,16 +82,12 @@ def test_show_card_of_mind(monkeypatch, capsys, cache):
     assert re.search(r"^tokenizer\s+whitespace words$", out, re.M)
 
 
-def test_show_takes_options_as_spec_or_flags(monkeypatch, capsys, cache):
+def test_show_takes_options_as_spec_or_flags(cache):
     data = ["--data-dir", str(FIXTURES / "amazon_m2"), "--tokenizer", "words", "--json"]
-    code, out, err = run_main(
-        monkeypatch, capsys, "datasets", "show", "amazon-m2[locale=DE,max_words=2]", *data
-    )
+    code, out, err = run_cli("datasets", "show", "amazon-m2[locale=DE,max_words=2]", *data)
     assert code == 0, err
     spec = json.loads(out)
-    code, out, err = run_main(
-        monkeypatch,
-        capsys,
+    code, out, err = run_cli(
         "datasets",
         "show",
         "amazon-m2",
@@ -119,7 +104,7 @@ def test_show_takes_options_as_spec_or_flags(monkeypatch, capsys, cache):
     assert spec["tokens_per_item"]["max"] <= 9 * 3
 
 
-def test_show_uses_the_model_tokenizer_when_harness_llm_has_one(monkeypatch, capsys, cache):
+def test_show_uses_the_model_tokenizer_when_harness_llm_has_one(monkeypatch, cache):
     class FakeTokenizer:
         name_or_path = "fake/tok"
 
@@ -127,22 +112,31 @@ def test_show_uses_the_model_tokenizer_when_harness_llm_has_one(monkeypatch, cap
             assert add_special_tokens is False
             return {"input_ids": [list(text) for text in texts]}  # one token per character
 
-    fake = types.ModuleType("harness.llm")
-    fake.load_tokenizer = lambda name=None: FakeTokenizer()
-    monkeypatch.setitem(sys.modules, "harness.llm", fake)
-    code, out, err = run_main(monkeypatch, capsys, "datasets", "show", "ml-100k", "--json")
+    import harness.llm
+
+    monkeypatch.setattr(harness.llm, "load_tokenizer", lambda name=None: FakeTokenizer())
+    code, out, err = run_cli("datasets", "show", "ml-100k", "--json")
     assert code == 0, err
     card = json.loads(out)
     assert card["tokenizer"] == "model (fake/tok)"
     assert card["tokens_per_item"]["max"] > 20  # characters, not words
 
 
-def test_show_falls_back_to_words_and_says_so(monkeypatch, capsys, cache, caplog):
-    monkeypatch.setitem(sys.modules, "harness.llm", types.ModuleType("harness.llm"))
-    with caplog.at_level(logging.WARNING):
-        code, out, err = run_main(monkeypatch, capsys, "datasets", "show", "ml-100k")
+def test_show_falls_back_to_words_and_says_so(monkeypatch, cache):
+    import harness.llm
+
+    def broken(name=None):
+        raise OSError("no tokenizer files")
+
+    monkeypatch.setattr(harness.llm, "load_tokenizer", broken)
+    code, out, err = run_cli("datasets", "show", "ml-100k")
     assert code == 0, err
-    assert re.search(r"^tokenizer\s+whitespace words \(model tokenizer unavailable", out, re.M)
+    assert re.search(
+        r"^tokenizer\s+whitespace words \(model tokenizer unavailable: OSError: no tokenizer files",
+        out,
+        re.M,
+    )
+    assert "harness: counting whitespace words instead of model tokens: OSError" in err
     assert re.search(r"^users\s+943$", out, re.M)
     assert re.search(r"^interactions\s+100,000$", out, re.M)
 
@@ -281,9 +275,7 @@ AMAZON_CASES = [
     ("dataset", "case"),
     [("mind", c) for c in MIND_CASES] + [("amazon-m2", c) for c in AMAZON_CASES],
 )
-def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
-    monkeypatch, capsys, tmp_path, cache, dataset, case
-):
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, cache, dataset, case):
     folder = "mind" if dataset == "mind" else "amazon_m2"
     data = copy_fixture(folder, tmp_path)
     make = mind_case if dataset == "mind" else amazon_case
@@ -292,9 +284,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
     if extra[:1] == ["--no-data-dir"]:
         args, extra = ["evaluate", "--dataset", dataset], extra[1:]
     out = tmp_path / "out"
-    code, stdout, stderr = run_main(
-        monkeypatch, capsys, *args, *extra, "-r", "random", "--out", str(out)
-    )
+    code, stdout, stderr = run_cli(*args, *extra, "-r", "random", "--out", str(out))
     assert code == 2, stderr
     errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1, stderr
@@ -304,27 +294,16 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
 
 
 @pytest.mark.parametrize("dataset", ["mind", "amazon-m2"])
-def test_unknown_items_can_be_dropped_with_a_counted_warning(
-    monkeypatch, capsys, tmp_path, cache, caplog, dataset
-):
+def test_unknown_items_can_be_dropped_with_a_counted_warning(tmp_path, cache, dataset):
     folder = "mind" if dataset == "mind" else "amazon_m2"
     data = copy_fixture(folder, tmp_path)
     (mind_case if dataset == "mind" else amazon_case)("unknown item", data)
-    with caplog.at_level(logging.WARNING):
-        code, stdout, stderr = run_main(
-            monkeypatch,
-            capsys,
-            "evaluate",
-            "--dataset",
-            f"{dataset}[unknown_items=drop]",
-            "--data-dir",
-            str(data),
-            "-r",
-            "popularity",
-            "--out",
-            str(tmp_path / "out"),
-        )
+    code, stdout, stderr = run_cli(
+        "evaluate",
+        *("--dataset", f"{dataset}[unknown_items=drop]", "--data-dir", str(data)),
+        *("-r", "popularity", "--out", str(tmp_path / "out")),
+    )
     assert code == 0, stderr
     what = "history clicks of 1 users" if dataset == "mind" else "items of 1 sessions"
-    assert f"dropped 1 {what}" in caplog.text
+    assert f"dropped 1 {what}" in stderr  # the warning a user sees
     assert (tmp_path / "out" / "results.json").exists()

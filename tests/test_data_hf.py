@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from helpers import run_cli
 
 from harness.data.context import DatasetContext
 from harness.data.hf import HFOptions, load_hf
@@ -80,9 +81,9 @@ def spec(folder, **extra):
     return "hf[" + ",".join(f"{k}={v}" for k, v in options.items()) + "]"
 
 
-def test_evaluate_popularity_and_sasrec_on_local_csv_files(harness_cli, small_csvs, tmp_path):
+def test_evaluate_popularity_and_sasrec_on_local_csv_files(small_csvs, tmp_path):
     out = tmp_path / "board"
-    result = harness_cli(
+    result = run_cli(
         "evaluate",
         "--dataset",
         spec(small_csvs),
@@ -113,13 +114,11 @@ def test_evaluate_popularity_and_sasrec_on_local_csv_files(harness_cli, small_cs
         ({"items": "missing.csv"}, "missing.csv: no such file"),
     ],
 )
-def test_bad_mapping_is_one_line_naming_column_and_file(
-    harness_cli, small_csvs, tmp_path, extra, message
-):
+def test_bad_mapping_is_one_line_naming_column_and_file(small_csvs, tmp_path, extra, message):
     if "items" in extra:
         extra = {"items": small_csvs / extra["items"]}
     out = tmp_path / "board"
-    result = harness_cli(
+    result = run_cli(
         "evaluate", "--dataset", spec(small_csvs, **extra), "-r", "popularity", "--out", str(out)
     )
     assert result.returncode == 2
@@ -148,13 +147,13 @@ def test_unknown_item_names_the_row(small_csvs, tmp_path):
     assert sum(len(s) for s in dropped.sequences) == 80
 
 
-def test_export_split_as_a_datasetdict_holds_our_candidates(harness_cli, ml100k, tmp_path):
+def test_export_split_as_a_datasetdict_holds_our_candidates(ml100k, tmp_path):
     import datasets
 
     from harness.splits import SplitConfig, build_split
 
     out = tmp_path / "split"
-    result = harness_cli("export", "split", "--users", "12", str(out))
+    result = run_cli("export", "split", "--users", "12", str(out))
     assert result.returncode == 0, result.stderr
     exported = datasets.load_from_disk(str(out))
     split = build_split(ml100k, SplitConfig(users=12))

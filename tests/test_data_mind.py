@@ -1,9 +1,9 @@
 """The MIND loader against its fixture, read independently with plain Python."""
 
 import logging
-from pathlib import Path
 
 import pytest
+from helpers import FIXTURES
 
 from harness.data.context import DatasetContext
 from harness.data.mind import MindOptions, load_mind
@@ -11,7 +11,7 @@ from harness.data.text import render_item
 from harness.errors import HarnessError
 from harness.options import build_options
 
-FIXTURE = Path(__file__).parent / "fixtures" / "mind"
+FIXTURE = FIXTURES / "mind"
 NEWS_COLUMNS = ["id", "category", "subcategory", "title", "abstract", "url", "te", "ae"]
 
 

@@ -9,26 +9,20 @@ examples. Only rank 0 writes the output folder.
 
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import HARNESS
+from helpers import HARNESS, run_harness
 
 ROWS = ["random", "popularity"]  # popularity also ranks the full catalog, sharded too
 
 
 def _board(tmp_path: Path, name: str, launcher: list[str], rows: list[str]) -> tuple[dict, str]:
-    env = {**os.environ, "HARNESS_CACHE": str(tmp_path / f"{name}-cache"), "OMP_NUM_THREADS": "1"}
+    env = {"HARNESS_CACHE": str(tmp_path / f"{name}-cache"), "OMP_NUM_THREADS": "1"}
     args = ["evaluate", "--users", "16", *[a for row in rows for a in ("-r", row)]]
-    result = subprocess.run(
-        [*launcher, *args, "--out", str(tmp_path / name)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
+    result = run_harness(
+        *args, "--out", tmp_path / name, env=env, launcher=tuple(launcher), timeout=600
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((tmp_path / name / "results.json").read_text()), result.stderr

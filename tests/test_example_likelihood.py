@@ -2,35 +2,24 @@
 would install it: it passes `check-plugin`, runs in `evaluate`, and its batched scores are
 each candidate's own mean log-likelihood."""
 
-import ast
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_harness
 
 from harness import RunContext
 from harness.splits import SplitConfig, build_split
 
-SOURCE = Path(__file__).resolve().parents[1] / "examples" / "harness-likelihood"
 
-
-def test_it_imports_only_public_names():
-    tree = ast.parse((SOURCE / "harness_likelihood" / "__init__.py").read_text())
-    modules = {
-        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
-    }
-    assert {m for m in modules if m.startswith("harness")} == {"harness", "harness.llm"}
-
-
-def test_check_plugin_and_evaluate(harness_cli, plugin_path, tiny_model_dir, tmp_path):
+def test_check_plugin_and_evaluate(plugin_path, tiny_model_dir, tmp_path):
     env = {"PYTHONPATH": str(plugin_path)}
     spec = f"llm-likelihood[model={tiny_model_dir},history_items=4]"
-    result = harness_cli("check-plugin", spec, "--users", "4", env=env)
+    result = run_harness("check-plugin", spec, "--users", "4", env=env)
     assert result.returncode == 0, result.stderr
     assert "same scores under the same seed" in result.stdout and "checks passed" in result.stdout
     out = tmp_path / "board"
-    result = harness_cli(
+    result = run_harness(
         "evaluate", "-r", "random", "-r", spec, "--users", "6", "--out", str(out), env=env
     )
     assert result.returncode == 0, result.stderr
@@ -42,7 +31,7 @@ def test_check_plugin_and_evaluate(harness_cli, plugin_path, tiny_model_dir, tmp
     assert row["name"] == "llm-likelihood (zero-shot)"
     assert row["capabilities"]["trained"] is False
     assert row["costs"]["prompt_tokens_per_request"] > 0
-    result = harness_cli("evaluate", "-r", "llm-likelihood[history_items=-1]", env=env)
+    result = run_harness("evaluate", "-r", "llm-likelihood[history_items=-1]", env=env)
     assert result.returncode == 2 and "history_items must be at least 0" in result.stderr
 
 

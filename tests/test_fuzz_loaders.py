@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from helpers import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,6 @@ from harness.data.mind import MindOptions, load_mind
 from harness.data.recbole import load_atomic_dataset
 from harness.errors import HarnessError
 
-FIXTURES = Path(__file__).parent / "fixtures"
 CASES_PER_LOADER = 25
 BIG_LINE = 10 * 2**20
 

@@ -4,9 +4,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_limits.py"
+from helpers import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "gpu_limits.py"
 
 
 def test_every_phase_is_measured_before_and_after(tmp_path, session_cache):

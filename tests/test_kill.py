@@ -9,11 +9,8 @@ cache at the same time both finish.
 """
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
-from conftest import HARNESS
+from helpers import FIXTURES, run_harness
 
 SASREC = "sasrec[epochs=1,hidden=8]"
 ROWS = ["popularity", "random", SASREC]
@@ -26,13 +23,8 @@ def _metrics(folder) -> dict:
 
 
 def _run(out, cache, kill_at: str | None = None, rows=ARGS):
-    env = {**os.environ, "HARNESS_CACHE": str(cache)}
-    env.pop("HARNESS_KILL_AT", None)
-    if kill_at:
-        env["HARNESS_KILL_AT"] = kill_at
-    return subprocess.run(
-        [HARNESS, *rows, "--out", str(out)], capture_output=True, text=True, env=env
-    )
+    env = {"HARNESS_CACHE": str(cache), "HARNESS_KILL_AT": kill_at}
+    return run_harness(*rows, "--out", str(out), env=env)
 
 
 def test_a_chain_of_kills_resumes_to_the_uninterrupted_board(tmp_path):
@@ -65,14 +57,11 @@ def test_a_chain_of_kills_resumes_to_the_uninterrupted_board(tmp_path):
 
 def test_two_runs_sharing_a_cache_both_finish(tmp_path):
     cache = tmp_path / "cache"
-    env = {**os.environ, "HARNESS_CACHE": str(cache)}
     procs = [
-        subprocess.Popen(
-            [HARNESS, "evaluate", "--users", "60", "-r", row, "--out", str(tmp_path / f"o{i}")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
+        run_harness(
+            *("evaluate", "--users", "60", "-r", row, "--out", tmp_path / f"o{i}"),
+            env={"HARNESS_CACHE": str(cache)},
+            wait=False,
         )
         for i, row in enumerate(["popularity", SASREC])
     ]
@@ -87,7 +76,7 @@ def test_two_runs_sharing_a_cache_both_finish(tmp_path):
 
 
 def test_a_dataset_cache_killed_while_written_is_rebuilt(tmp_path):
-    mind = Path(__file__).parent / "fixtures" / "mind"
+    mind = FIXTURES / "mind"
     rows = ["evaluate", "--dataset", "mind", "--data-dir", str(mind), "-r", "popularity"]
     rows += ["--negatives", "5"]
     killed = _run(tmp_path / "out", tmp_path / "cache", kill_at="dataset-cache", rows=rows)

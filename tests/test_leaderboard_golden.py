@@ -1,22 +1,22 @@
 """The renderings of a hand-built results file, against golden files and against its numbers.
 
-The golden files were read by hand once; the checks below tie every number
-they print back to results.json, so a golden file cannot silently carry a
-wrong value.
+The golden files were read by hand once; every test renders with the code (the
+CLI or the renderer) and checks that output: against its golden file, and by
+tying every number it prints back to results.json, so neither a golden file nor
+a rendering can silently carry a wrong value.
 """
 
 import csv
 import io
 import json
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from helpers import FIXTURES, ROOT, run_cli
 
+from harness.boards.formats import render_csv, render_latex
 from harness.boards.render import render_leaderboard
-from harness.cli import cli
 
-BOARD = Path(__file__).parent / "fixtures" / "board"
+BOARD = FIXTURES / "board"
 RESULTS = json.loads((BOARD / "results.json").read_text())
 
 
@@ -25,9 +25,9 @@ RESULTS = json.loads((BOARD / "results.json").read_text())
     [("md", "leaderboard.md"), ("latex", "leaderboard.tex"), ("csv", "leaderboard.csv")],
 )
 def test_each_format_matches_its_golden_file(fmt, golden):
-    result = CliRunner().invoke(cli, ["leaderboard", str(BOARD), "--format", fmt])
-    assert result.exit_code == 0, result.output
-    assert result.output == (BOARD / golden).read_text()
+    code, out, err = run_cli("leaderboard", BOARD, "--format", fmt)
+    assert code == 0, err
+    assert out == (BOARD / golden).read_text()
 
 
 def _markdown_table(text: str, title: str) -> list[list[str]]:
@@ -74,7 +74,7 @@ def test_the_cost_table_carries_the_recorded_costs():
 
 
 def test_quality_and_cost_tables_fit_120_columns_on_every_committed_board():
-    boards = Path(__file__).resolve().parents[1] / "leaderboards"
+    boards = ROOT / "leaderboards"
     for path in [BOARD / "results.json", *boards.glob("*/results.json")]:
         text = render_leaderboard(json.loads(path.read_text()))
         for title in ("Quality", "Cost"):
@@ -84,7 +84,7 @@ def test_quality_and_cost_tables_fit_120_columns_on_every_committed_board():
 
 
 def test_latex_bolds_the_best_and_underlines_the_ties():
-    tex = (BOARD / "leaderboard.tex").read_text()
+    tex = render_latex(RESULTS)  # the code's output, not the golden file
     assert r"\toprule" in tex and r"\bottomrule" in tex
     assert r"\textbf{0.5500}" in tex  # sasrec's NDCG@10, the best
     assert r"\underline{0.5432}" in tex  # tied with it
@@ -92,8 +92,9 @@ def test_latex_bolds_the_best_and_underlines_the_ties():
 
 
 def test_csv_carries_the_recorded_values():
-    rows = list(csv.DictReader(io.StringIO((BOARD / "leaderboard.csv").read_text())))
+    rows = list(csv.DictReader(io.StringIO(render_csv(RESULTS))))
     runs = {r["name"]: r for r in RESULTS["runs"]}
+    assert {row["recommender"] for row in rows} == set(runs)
     for row in rows:
         assert float(row["ndcg@10"]) == runs[row["recommender"]]["metrics"]["ndcg@10"]
     assert {r["recommender"]: r["tied_with_best"] for r in rows}["llm (fine-tuned)"] == "True"

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_main
+from helpers import run_cli
 
 from harness import RunContext
 from harness.llm import ScoringRequest, score_choices
@@ -98,13 +98,9 @@ def test_bad_options_are_one_line_errors(options, message):
         ListwiseOptions(**options)
 
 
-def test_a_listwise_row_runs_on_a_board_with_its_position_diagnostics(
-    tiny_model_dir, tmp_path, monkeypatch, capsys
-):
+def test_a_listwise_row_runs_on_a_board_with_its_position_diagnostics(tiny_model_dir, tmp_path):
     out = tmp_path / "board"
-    code, _, err = run_main(
-        monkeypatch,
-        capsys,
+    code, _, err = run_cli(
         "evaluate",
         "--users",
         "6",

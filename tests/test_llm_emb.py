@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_main
+from helpers import run_cli
 
 from harness import RunContext
 from harness.llm import embed_texts, load_model
@@ -45,11 +45,9 @@ def test_scores_are_cosines_to_the_weighted_history_and_a_refit_embeds_nothing(
     assert again.costs["texts_embedded"] == 0
 
 
-def test_it_runs_on_a_board_with_full_ranking(tiny_model_dir, tmp_path, monkeypatch, capsys):
+def test_it_runs_on_a_board_with_full_ranking(tiny_model_dir, tmp_path):
     out = tmp_path / "board"
-    code, _, err = run_main(
-        monkeypatch,
-        capsys,
+    code, _, err = run_cli(
         "evaluate",
         "--users",
         "6",

@@ -43,7 +43,7 @@ def test_load_model_is_memoized(embedded, session_cache):
 
 
 def test_load_model_from_a_local_folder(embedded, tmp_path):
-    from conftest import tiny_llama_config
+    from helpers import tiny_llama_config
     from transformers import LlamaForCausalLM
 
     LlamaForCausalLM(tiny_llama_config(embedded.tokenizer)).save_pretrained(tmp_path)

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
 from harness.errors import HarnessError
 from harness.recommender import RunContext
-from harness.recommenders.llm import numbered
 from harness.splits import SplitConfig, build_split
 from harness_baselines.truncated_llm import TruncatedLLM, TruncatedOptions, keep_newest_within
 from llm_trsr.recommender import LLMTRSR, TRSROptions
@@ -36,28 +36,43 @@ def context(session_cache, tmp_path_factory):
     )
 
 
+def _listing(lines: list[str]) -> str:
+    """Item lines as the prompt shows them, written out here rather than imported."""
+    return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, start=1)) or "(none)"
+
+
 @pytest.mark.parametrize("budget", [180, 230, 320])
 def test_truncation_fits_the_budget_and_keeps_the_newest_items(small_split, context, budget):
-    from harness.llm import count_tokens
-
+    """Token counts come from the tokenizer on the rendered prompt, not from the counter the
+    search uses: a miscounting counter would pass a test that asked it whether it fits."""
     rec = TruncatedLLM(TruncatedOptions(zero_shot=True, max_prompt_tokens=budget))
     rec.fit(small_split.train_data(), context)
+    tokenizer = rec.lm.tokenizer
     catalog = small_split.dataset.catalog
+
+    def longest(prefix: str, continuations) -> int:
+        return max(len(tokenizer(prefix + c)["input_ids"]) for c in continuations)
+
+    cut = 0
     for request in small_split.test:
         (scoring,) = rec.requests_for([request], small_split.dataset, context)
-        lengths = count_tokens(rec.lm, [scoring.prefix + c for c in scoring.continuations])
-        assert max(lengths) <= budget
+        assert longest(scoring.prefix, scoring.continuations) <= budget
+        history = request.history
         kept = rec.kept_items[0]
-        newest = catalog.texts(request.history[len(request.history) - kept :])
-        assert all(line in scoring.prefix for line in newest)
-        if kept < len(request.history):
-            dropped = catalog.text(request.history[len(request.history) - kept - 1])
-            assert dropped not in scoring.prefix
-            # one more (whole) item would not have fitted
-            one_more = numbered(catalog.texts(request.history[len(request.history) - kept - 1 :]))
-            candidates = catalog.texts(request.candidates)
-            domain = small_split.dataset.domain
-            assert rec._tokens([("Recent Items", one_more)], domain, candidates) > budget
+        newest = catalog.texts(history[len(history) - kept :])
+        block = f"[Recent Items]\n{_listing(newest)}\n[Candidate Item]"
+        assert scoring.prefix.count(block) == 1  # exactly the newest items, in order
+        if kept == len(history):
+            continue
+        cut += 1
+        assert catalog.text(history[len(history) - kept - 1]) not in scoring.prefix
+        # one more (whole) item would not have fitted, with any candidate
+        one_more = catalog.texts(history[len(history) - kept - 1 :])
+        longer = scoring.prefix.replace(
+            block, f"[Recent Items]\n{_listing(one_more)}\n[Candidate Item]"
+        )
+        assert longest(longer, scoring.continuations) > budget
+    assert cut == 3  # every budget here cuts all 3 histories: each cut was checked
 
 
 def test_truncation_budget_too_small_is_a_clear_error(small_split, context):
@@ -143,21 +158,19 @@ def tiny(tiny_model_dir) -> str:
     )
 
 
-def test_summarize_twice_generates_nothing_the_second_time(harness_cli, tiny):
+def test_summarize_twice_generates_nothing_the_second_time(tiny):
     args = [*TINY_SPLIT, "--recommender", f"llm-trsr[summarizer=hierarchical,{tiny}]"]
-    first = harness_cli("summarize", *args)
+    first = run_cli("summarize", *args)
     assert first.returncode == 0, first.stderr
     assert "tokens generated" in first.stdout
-    again = harness_cli("summarize", *args)
+    again = run_cli("summarize", *args)
     assert again.returncode == 0, again.stderr
     assert "0 generations run" in again.stdout and "all from cache" in again.stdout
 
 
-def test_both_variants_and_baselines_on_one_leaderboard_with_costs(
-    harness_cli, tmp_path, tiny, tiny_model_dir
-):
+def test_both_variants_and_baselines_on_one_leaderboard_with_costs(tmp_path, tiny, tiny_model_dir):
     out = tmp_path / "out"
-    result = harness_cli(
+    result = run_cli(
         "evaluate",
         *TINY_SPLIT,
         "--out",
@@ -191,7 +204,7 @@ def test_both_variants_and_baselines_on_one_leaderboard_with_costs(
             <= runs[name]["costs"]["summary_prompts"]
         )
 
-    again = harness_cli(
+    again = run_cli(
         "evaluate",
         *TINY_SPLIT,
         "--out",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from test_summarizers import Script
+from helpers import Script
 
 from harness.llm.generation_cache import CachedGenerator
 from harness.recommender import RunContext
@@ -34,6 +34,7 @@ def test_examples_take_the_newest_targets_with_their_own_windows(split, ml100k):
         assert len(set(e.candidates)) == 5
         by_target.setdefault(len(e.history) + e.offset, []).append(e)
     assert len(examples) == 90  # 30 users x 3 targets (every sampled user has > 3 items)
+    checked_users = checked_examples = 0
     for index, seq in enumerate(data.train):
         mine = [
             e
@@ -43,14 +44,18 @@ def test_examples_take_the_newest_targets_with_their_own_windows(split, ml100k):
             and e.candidates[0] == seq[e.offset + len(e.history)]
         ]
         if not mine:
-            continue
+            continue  # a user outside the sample
+        checked_users += 1
         positions = [e.offset + len(e.history) for e in mine]
-        assert positions[:3] == [len(seq) - 1, len(seq) - 2, len(seq) - 3]  # newest first
-        for e in mine[:3]:
+        assert positions == [len(seq) - 1, len(seq) - 2, len(seq) - 3]  # newest first
+        for e in mine:
             assert len(e.history) == min(25, e.offset + len(e.history))  # the full window
             # negatives avoid the whole sequence, held-out validation and test items included
             full = set(whole[data.train_ids[index]].tolist())
             assert not full & set(e.candidates[1:])
+            checked_examples += 1
+    # every sampled user, and each of its examples, was found in its sequence and checked
+    assert (checked_users, checked_examples) == (30, 90)
 
 
 def test_negatives_are_seeded(split):

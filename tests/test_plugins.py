@@ -1,31 +1,30 @@
 """The plugin system with real pip-installed distributions and real entry points."""
 
 import json
-import types
 
 import pytest
+from helpers import fake_plugin, run_harness
 
-from harness import hookimpl
 from harness.boards.views import evaluate_board
 from harness.errors import PluginError
 from harness.orchestration.experiment import Experiment, RunSpec
-from harness.plugins import collect, get_plugin_manager
+from harness.plugins import collect
 from harness.splits import SplitConfig
 
 
-def test_plugins_lists_builtins_and_the_installed_example(harness_cli, plugin_path):
-    result = harness_cli("plugins", env={"PYTHONPATH": str(plugin_path)})
+def test_plugins_lists_builtins_and_the_installed_example(plugin_path):
+    result = run_harness("plugins", env={"PYTHONPATH": str(plugin_path)})
     assert result.returncode == 0, result.stderr
     assert "harness_baselines.sanity  (built-in)" in result.stdout
     assert "cooccurrence  (harness-cooccurrence 0.1.0)" in result.stdout
     assert "recommender: cooccurrence" in result.stdout
-    without = harness_cli("plugins")
+    without = run_harness("plugins")
     assert "cooccurrence" not in without.stdout
 
 
-def test_example_plugin_runs_in_evaluate(harness_cli, plugin_path, tmp_path):
+def test_example_plugin_runs_in_evaluate(plugin_path, tmp_path):
     out = tmp_path / "out"
-    result = harness_cli(
+    result = run_harness(
         "evaluate",
         "-r",
         "popularity",
@@ -44,17 +43,17 @@ def test_example_plugin_runs_in_evaluate(harness_cli, plugin_path, tmp_path):
     assert runs["cooccurrence[window=3]"]["options"] == {"window": 3, "recent": 10}
 
 
-def test_disable_env_blocks_a_plugin(harness_cli, plugin_path):
+def test_disable_env_blocks_a_plugin(plugin_path):
     env = {"PYTHONPATH": str(plugin_path), "HARNESS_DISABLE_PLUGINS": "cooccurrence"}
-    assert "cooccurrence" not in harness_cli("plugins", env=env).stdout
-    result = harness_cli("evaluate", "-r", "cooccurrence", env=env)
+    assert "cooccurrence" not in run_harness("plugins", env=env).stdout
+    result = run_harness("evaluate", "-r", "cooccurrence", env=env)
     assert result.returncode == 2
     assert "unknown recommender 'cooccurrence'; available:" in result.stderr
 
 
-def test_a_row_that_raises_is_listed_and_the_other_rows_stay(harness_cli, plugin_path, tmp_path):
+def test_a_row_that_raises_is_listed_and_the_other_rows_stay(plugin_path, tmp_path):
     out = tmp_path / "out"
-    result = harness_cli(
+    result = run_harness(
         "evaluate",
         "-r",
         "popularity",
@@ -81,9 +80,9 @@ def test_a_row_that_raises_is_listed_and_the_other_rows_stay(harness_cli, plugin
     assert "Failed rows (1)" in (out / "leaderboard.md").read_text()
 
 
-def test_fail_fast_stops_at_the_first_failure_with_no_output(harness_cli, plugin_path, tmp_path):
+def test_fail_fast_stops_at_the_first_failure_with_no_output(plugin_path, tmp_path):
     out = tmp_path / "out"
-    result = harness_cli(
+    result = run_harness(
         "evaluate",
         "-r",
         "popularity",
@@ -106,29 +105,16 @@ def test_fail_fast_stops_at_the_first_failure_with_no_output(harness_cli, plugin
 
 
 def test_misspelled_hook_is_caught_at_load_time():
-    pm = get_plugin_manager()
-    typo = types.ModuleType("typo_plugin")
-
-    @hookimpl
-    def register_recomenders(register):  # noqa: ARG001 - misspelled on purpose
-        pass
-
-    typo.register_recomenders = register_recomenders
-    pm.register(typo, name="typo_plugin")
+    pm = fake_plugin("typo_plugin", register_recomenders=lambda register: None)  # misspelled
     with pytest.raises(Exception, match="unknown hook 'register_recomenders'"):
         pm.check_pending()
 
 
 def test_duplicate_names_from_two_plugins_are_rejected():
-    pm = get_plugin_manager()
-    dup = types.ModuleType("dup_plugin")
-
-    @hookimpl
     def register_recommenders(register):
         register("popularity", lambda options: None)
 
-    dup.register_recommenders = register_recommenders
-    pm.register(dup, name="dup_plugin")
+    pm = fake_plugin("dup_plugin", register_recommenders=register_recommenders)
     with pytest.raises(
         PluginError, match="registered twice: by harness_baselines.sanity and by dup_plugin"
     ):
@@ -143,15 +129,10 @@ def test_registering_a_fake_plugin_in_process(ml100k, tmp_path, session_cache):
         def score(self, requests, context):
             return -super().score(requests, context)
 
-    extra = types.ModuleType("reverse_plugin")
-
-    @hookimpl
     def register_recommenders(register):
         register("anti-popularity", lambda options: Reverse())
 
-    extra.register_recommenders = register_recommenders
-    pm = get_plugin_manager()
-    pm.register(extra, name="reverse_plugin")
+    pm = fake_plugin("reverse_plugin", register_recommenders=register_recommenders)
     experiment = Experiment(
         split=SplitConfig(users=100),
         runs=[RunSpec("popularity"), RunSpec("anti-popularity")],

@@ -4,7 +4,7 @@ import json
 import sys
 
 import pytest
-from conftest import run_harness
+from helpers import run_harness
 
 from harness.errors import HarnessError
 

@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import run_main
+from helpers import run_cli
 
 from harness.boards.views import evaluate_board
 from harness.errors import HarnessError
@@ -72,13 +72,13 @@ def test_a_reranked_row_keeps_its_retrievers_recall_and_reorders_the_top(tmp_pat
     assert "### Paired tests on full-catalog NDCG@10 (3 pairs" in board
 
 
-def test_verify_recomputes_both_families_of_paired_tests(tmp_path, monkeypatch, capsys):
+def test_verify_recomputes_both_families_of_paired_tests(tmp_path):
     experiment = Experiment(
         split=SplitConfig(users=40),
         runs=[RunSpec("popularity"), RunSpec("text-knn"), RunSpec("random")],
     )
     evaluate_board(experiment, tmp_path / "board", cache_dir=tmp_path / "c", progress=False)
-    code, out, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(tmp_path / "board"))
+    code, out, err = run_cli("leaderboard", "verify", str(tmp_path / "board"))
     assert code == 0, err
     for key, pairs in (("full_paired_tests", 1), ("paired_tests", 3)):
         changed = tmp_path / key
@@ -87,7 +87,7 @@ def test_verify_recomputes_both_families_of_paired_tests(tmp_path, monkeypatch, 
         assert len(results[key]["pairs"]) == pairs
         results[key]["pairs"][0]["holm_p"] = 0.0123
         (changed / "results.json").write_text(json.dumps(results))
-        code, _, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(changed))
+        code, _, err = run_cli("leaderboard", "verify", str(changed))
         assert code == 1
         assert f"{key}: " in err and "holm_p recorded 0.0123, recomputed" in err
 
@@ -106,9 +106,10 @@ def test_bad_rerank_options_fail_before_any_row(spec, message):
         prepare_runs([RunSpec.from_spec(spec)], default_registry())
 
 
-def test_k_above_the_catalog_fails_before_the_first_row(harness_cli, tmp_path):
-    result = harness_cli(
-        "evaluate", "-r", "popularity", "-r", "text-knn[rerank=popularity,rerank_k=5000]"
-    )
+def test_k_above_the_catalog_fails_before_the_first_row(tmp_path):
+    out = tmp_path / "o"
+    rows = ["-r", "popularity", "-r", "text-knn[rerank=popularity,rerank_k=5000]"]
+    result = run_cli("evaluate", *rows, "--out", out)
     assert result.returncode == 2
     assert "rerank_k=5000 is above the catalog's 1682 items" in result.stderr
+    assert not out.exists()

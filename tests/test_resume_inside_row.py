@@ -9,11 +9,9 @@ metrics, training log and validation record.
 """
 
 import json
-import os
-import subprocess
 
 import pytest
-from conftest import HARNESS
+from helpers import run_harness
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +23,8 @@ def row(tiny_model_dir) -> str:
 
 
 def _run(out, cache, row, kill_at=None):
-    env = {**os.environ, "HARNESS_CACHE": str(cache), "HARNESS_CHECKPOINT_STEPS": "4"}
-    env.pop("HARNESS_KILL_AT", None)
-    if kill_at:
-        env["HARNESS_KILL_AT"] = kill_at
-    args = ["evaluate", "--users", "12", "-r", row, "--out", str(out)]
-    return subprocess.run([HARNESS, *args], capture_output=True, text=True, env=env)
+    env = {"HARNESS_CACHE": str(cache), "HARNESS_CHECKPOINT_STEPS": "4", "HARNESS_KILL_AT": kill_at}
+    return run_harness("evaluate", "--users", "12", "-r", row, "--out", out, env=env)
 
 
 def _row(out) -> dict:

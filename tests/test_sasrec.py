@@ -9,9 +9,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import run_cli
 from tqdm import tqdm
 
-from harness.data.model import Catalog, Dataset
+from harness.dataset import Catalog, Dataset
 from harness.errors import HarnessError
 from harness.options import build_options
 from harness.orchestration.experiment import RunSpec
@@ -270,8 +271,8 @@ def test_chunked_cross_entropy_matches_the_plain_one(monkeypatch):
         torch.testing.assert_close(a, b)
 
 
-def test_cli_reports_a_bad_option_in_one_line(harness_cli, tmp_path):
-    result = harness_cli("evaluate", "-r", "sasrec[loss=foo]", "--out", str(tmp_path / "out"))
+def test_cli_reports_a_bad_option_in_one_line(tmp_path):
+    result = run_cli("evaluate", "-r", "sasrec[loss=foo]", "--out", str(tmp_path / "out"))
     assert result.returncode != 0
     assert "Error:" in result.stderr and "loss" in result.stderr
     assert "Traceback" not in result.stderr

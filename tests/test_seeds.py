@@ -4,14 +4,14 @@ import json
 import statistics
 
 import pytest
-from conftest import run_main
+from helpers import run_cli
 
 
-def test_seeds_write_a_board_per_seed_and_the_spread(tmp_path, monkeypatch, capsys):
+def test_seeds_write_a_board_per_seed_and_the_spread(tmp_path):
     out = tmp_path / "out"
     args = ["evaluate", "-r", "random", "-r", "popularity", "--users", "30", "--out", str(out)]
     args += ["--cache-dir", str(tmp_path / "cache"), "--seeds", "0,1,2"]
-    code, stdout, stderr = run_main(monkeypatch, capsys, *args)
+    code, stdout, stderr = run_cli(*args)
     assert code == 0, stderr
     summary = json.loads((out / "seeds.json").read_text())
     shas = set()
@@ -31,10 +31,8 @@ def test_seeds_write_a_board_per_seed_and_the_spread(tmp_path, monkeypatch, caps
 
 
 @pytest.mark.parametrize("seeds", ["0,x", "3", "1,1"])
-def test_bad_seeds_are_a_usage_error(tmp_path, monkeypatch, capsys, seeds):
+def test_bad_seeds_are_a_usage_error(tmp_path, seeds):
     out = tmp_path / "o"
-    code, _, stderr = run_main(
-        monkeypatch, capsys, "evaluate", "-r", "random", "--seeds", seeds, "--out", str(out)
-    )
+    code, _, stderr = run_cli("evaluate", "-r", "random", "--seeds", seeds, "--out", str(out))
     assert code == 2 and f"--seeds {seeds!r}" in stderr
     assert not out.exists()

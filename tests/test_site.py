@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_harness
+from helpers import run_cli
 
 from harness.boards.views import evaluate_board
 from harness.orchestration.experiment import Experiment, RunSpec
@@ -63,7 +63,7 @@ def board(tmp_path_factory, tiny_model_dir):
 @pytest.fixture(scope="module")
 def site(board, tmp_path_factory):
     out = tmp_path_factory.mktemp("site") / "site"
-    result = run_harness("leaderboard", "site", str(board), "--out", str(out))
+    result = run_cli("leaderboard", "site", str(board), "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out
 
@@ -83,7 +83,7 @@ def test_an_llm_row_keeps_its_prompts_and_verify_checks_they_belong(board, tmp_p
     assert first["summary"] in summaries and SUMMARY_MARK in first["prompt"]
     assert len(first["continuations"]) == len(split["test"][0]["candidates"])
     assert "[Candidate Item]" in first["prompt"] and "movie_title:" in first["continuations"][0]
-    assert run_harness("leaderboard", "verify", str(board)).returncode == 0
+    assert run_cli("leaderboard", "verify", str(board)).returncode == 0
 
     changed = tmp_path / "swapped"
     shutil.copytree(board, changed)
@@ -91,7 +91,7 @@ def test_an_llm_row_keeps_its_prompts_and_verify_checks_they_belong(board, tmp_p
     from harness.orchestration.records import write_row_records
 
     write_row_records(changed / llm["records_file"], swapped)
-    result = run_harness("leaderboard", "verify", str(changed))
+    result = run_cli("leaderboard", "verify", str(changed))
     assert result.returncode == 1
     assert "llm-trsr (tiny): record 1 is request" in result.stderr
 
@@ -107,21 +107,19 @@ def test_records_added_to_an_older_board_are_the_ones_evaluate_writes(board, tmp
         run.pop("records_file", None)
     (older / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     cache = board.parent / "cache"  # the generation cache holds the summaries
-    result = run_harness("leaderboard", "records", str(older), "--cache-dir", str(cache))
+    result = run_cli("leaderboard", "records", str(older), "--cache-dir", str(cache))
     assert result.returncode == 0, result.stderr
     assert "prompt records for 1 rows" in result.stdout
     again = json.loads((older / "results.json").read_text())
     assert "records_made" in again  # which commit rebuilt the prompts
     for name in ("llm-trsr_tiny.jsonl.gz", "summaries.json"):
         assert (older / "records" / name).read_bytes() == (board / "records" / name).read_bytes()
-    assert run_harness("leaderboard", "verify", str(older)).returncode == 0
+    assert run_cli("leaderboard", "verify", str(older)).returncode == 0
 
 
 def test_a_folder_that_is_not_a_board_is_named(tmp_path):
     (tmp_path / "notes").mkdir()
-    result = run_harness(
-        "leaderboard", "site", str(tmp_path / "notes"), "--out", str(tmp_path / "s")
-    )
+    result = run_cli("leaderboard", "site", str(tmp_path / "notes"), "--out", str(tmp_path / "s"))
     assert result.returncode != 0
     assert f"{tmp_path / 'notes'}: not a board" in result.stderr
     assert not (tmp_path / "s").exists()  # nothing half-written
@@ -222,7 +220,7 @@ def test_an_unverified_or_dirty_board_is_built_and_marked(board, tmp_path):
     results["runs"][0]["metrics"]["ndcg@10"] += 0.01
     (changed / "results.json").write_text(json.dumps(results))
     out = tmp_path / "site"
-    assert run_harness("leaderboard", "site", str(changed), "--out", str(out)).returncode == 0
+    assert run_cli("leaderboard", "site", str(changed), "--out", str(out)).returncode == 0
     playwright, browser, page, _, _ = _open(sync_api, tmp_path)
     try:
         for path in (out / "index.html", out / changed.name / "index.html"):

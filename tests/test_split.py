@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from harness.data.model import Catalog, Dataset
+from harness.dataset import Catalog, Dataset
 from harness.errors import HarnessError
 from harness.splits import SplitConfig, build_split, read_split, write_split
 

@@ -2,19 +2,16 @@
 a recommender trains on comes after a test target. Leave-one-out stays byte-identical."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_main
+from helpers import ROOT, run_cli
 
 from harness.boards.views import evaluate_board
-from harness.data.model import Catalog, Dataset
+from harness.dataset import Catalog, Dataset
 from harness.errors import HarnessError
 from harness.orchestration.experiment import Experiment, RunSpec
 from harness.splits import SplitConfig, build_split, read_split, write_split
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +91,7 @@ def test_a_cut_that_leaves_no_test_user_is_an_error():
         build_split(untimed, SplitConfig(protocol="global-time", negatives=3))
 
 
-def test_a_global_time_board_verifies_and_regenerates(tmp_path, monkeypatch, capsys):
+def test_a_global_time_board_verifies_and_regenerates(tmp_path):
     experiment = Experiment(
         split=SplitConfig(protocol="global-time", valid_time=0.7, test_time=0.8),
         runs=[RunSpec("random"), RunSpec("popularity")],
@@ -104,9 +101,7 @@ def test_a_global_time_board_verifies_and_regenerates(tmp_path, monkeypatch, cap
     results = json.loads((board / "results.json").read_text())
     assert results["split"]["protocol"] == "global-time"
     assert "global-time: trains on what precedes" in (board / "leaderboard.md").read_text()
-    code, out, err = run_main(monkeypatch, capsys, "leaderboard", "verify", str(board))
+    code, out, err = run_cli("leaderboard", "verify", str(board))
     assert code == 0 and "verified" in out, err
-    code, out, err = run_main(
-        monkeypatch, capsys, "leaderboard", "regenerate", "--check", str(board)
-    )
+    code, out, err = run_cli("leaderboard", "regenerate", "--check", str(board))
     assert code == 0, err

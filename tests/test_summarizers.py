@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from helpers import Script, first_item
 
 from harness.llm.generation_cache import CachedGenerator
 from harness.recommender import RunContext
@@ -13,38 +14,6 @@ from llm_trsr.summarizers import (
     RecurrentSummarizer,
     SummarizerOptions,
 )
-
-
-class Script:
-    """A fake LLM: answers each prompt with a label derived from what it was asked."""
-
-    def __init__(self, empty_for: str | None = None):
-        self.calls: list[list[str]] = []
-        self.empty_for = empty_for
-
-    def __call__(self, prompts):
-        self.calls.append(list(prompts))
-        out = []
-        for p in prompts:
-            if self.empty_for and self.empty_for in p:
-                out.append("   ")
-            elif "Combine them" in p:
-                out.append("MERGED<" + "|".join(_lines(p)) + ">")
-            elif "updated, complete summary" in p:
-                previous = p.split("so far:\n", 1)[1].split("\n\n", 1)[0]
-                out.append(f"UPD<{previous}+{_first_item(p)}>")
-            else:
-                out.append(f"S<{_first_item(p)}>")
-        return out
-
-
-def _lines(prompt: str) -> list[str]:
-    body = prompt.split(":\n", 1)[1].split("\n\n", 1)[0]
-    return [line.split(". ", 1)[1] for line in body.splitlines()]
-
-
-def _first_item(prompt: str) -> str:
-    return prompt.split("1. ", 1)[1].split("\n", 1)[0]
 
 
 def _history(user: str, n: int) -> list[str]:
@@ -66,7 +35,7 @@ def test_hierarchical_summarizes_all_blocks_in_one_batch_then_merges():
     summarizer = HierarchicalSummarizer(SummarizerOptions(block_size=2), generator=script)
     out = summarizer.summarize([_history("a", 5), _history("b", 2)], CTX, "movies")
     # level 1: every block of every user, in one call, in history order
-    assert [_first_item(p) for p in script.calls[0]] == ["a0", "a2", "a4", "b0"]
+    assert [first_item(p) for p in script.calls[0]] == ["a0", "a2", "a4", "b0"]
     # level 2: only users with more than one block, block summaries in order
     assert len(script.calls) == 2 and len(script.calls[1]) == 1
     assert out == ["MERGED<S<a0>|S<a2>|S<a4>>", "S<b0>"]

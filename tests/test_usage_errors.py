@@ -1,27 +1,19 @@
 """Every class of bad input: one line, exit 2, before any row trains (the CLI in-process)."""
 
 import dataclasses
-import sys
 import types
 import typing
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 
-from harness.cli import main
 from harness.errors import HarnessError
 from harness.orchestration.experiment import RunSpec
 from harness.orchestration.runner import prepare_runs
 from harness.plugins import default_registry
 
 GOOD_RUN = "[[runs]]\nrecommender = 'random'\n"
-
-
-def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["harness", *args])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    return stop.value.code, capsys.readouterr().err
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:
@@ -116,6 +108,10 @@ CASES = {
         lambda d: ["evaluate", write(d, "e.toml", "[split]\nhistory = 0\n" + GOOD_RUN)],
         "e.toml [split]: split option history=0: must be at least 1",
     ),
+    "misspelt device": (
+        lambda d: ["evaluate", "-r", "random", "--device", "gpu"],
+        "device must be auto, cpu, cuda or cuda:N, got 'gpu'",
+    ),
     "negatives 0": (
         lambda d: ["evaluate", "-r", "random", "--negatives", "0"],
         "split option negatives=0",
@@ -157,12 +153,12 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_is_one_line_and_exit_2(case, monkeypatch, capsys, tmp_path):
+def test_bad_input_is_one_line_and_exit_2(case, tmp_path):
     make_args, message = CASES[case]
     args = make_args(tmp_path)
     if args[0] == "evaluate":
         args += ["--out", str(tmp_path / "o")]
-    code, err = run_main(monkeypatch, capsys, *args)
+    code, _, err = run_cli(*args)
     assert code == 2, err
     errors = [line for line in err.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and message in errors[0], err
@@ -170,13 +166,8 @@ def test_bad_input_is_one_line_and_exit_2(case, monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_a_bad_option_of_the_last_row_fails_before_the_first_row(
-    monkeypatch, capsys, tmp_path, caplog
-):
-    caplog.set_level("INFO")
-    code, err = run_main(
-        monkeypatch,
-        capsys,
+def test_a_bad_option_of_the_last_row_fails_before_the_first_row(tmp_path):
+    code, _, err = run_cli(
         "evaluate",
         "-r",
         "sasrec",
@@ -186,7 +177,8 @@ def test_a_bad_option_of_the_last_row_fails_before_the_first_row(
         str(tmp_path / "o"),
     )
     assert code == 2 and "lora_alpha must be at least 1" in err
-    assert "loading dataset" not in caplog.text and "[1/2]" not in caplog.text
+    # stderr carries the CLI's log lines: no dataset was loaded, no row started
+    assert "loading dataset" not in err and "[1/2]" not in err
 
 
 def _bad_value(annotation) -> str | None:

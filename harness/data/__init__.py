@@ -8,6 +8,6 @@ per item).
 """
 
 from harness.data.context import DatasetContext
-from harness.data.model import KNOWN_DOMAINS, Catalog, Dataset, Domain
+from harness.dataset import KNOWN_DOMAINS, Catalog, Dataset, Domain
 
 __all__ = ["KNOWN_DOMAINS", "Catalog", "Dataset", "DatasetContext", "Domain"]

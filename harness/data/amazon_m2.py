@@ -28,7 +28,6 @@ from harness.data.cache import ItemWriter, load_or_build, write_sequences
 from harness.data.context import DatasetContext
 from harness.data.files import Format, iter_batches, record_line, require_files
 from harness.data.mind import check_fields, check_max_words
-from harness.data.model import Dataset
 from harness.data.render import render_columns
 from harness.data.sequences import (
     append_column,
@@ -37,6 +36,7 @@ from harness.data.sequences import (
     split_ids,
     validate_history_bounds,
 )
+from harness.dataset import Dataset
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 

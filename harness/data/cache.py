@@ -23,8 +23,8 @@ import pyarrow as pa
 
 from harness.atomic import publish_folder, remove_abandoned
 from harness.data.context import DatasetContext
-from harness.data.model import Catalog, Dataset
 from harness.data.render import ArrowTexts
+from harness.dataset import Catalog, Dataset
 from harness.errors import HarnessError
 from harness.faults import kill_point
 

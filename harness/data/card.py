@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from harness.data.model import Dataset
+from harness.dataset import Dataset
 
 log = logging.getLogger(__name__)
 

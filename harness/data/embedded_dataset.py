@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Literal
 
 from harness.data.context import DatasetContext
-from harness.data.model import Dataset
 from harness.data.recbole import load_atomic_dataset
+from harness.dataset import Dataset
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.data.context import DatasetContext
-from harness.data.model import Catalog, Dataset
 from harness.data.render import render_columns
+from harness.dataset import Catalog, Dataset
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.paths import hf_datasets_dir

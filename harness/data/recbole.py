@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-from harness.data.model import Catalog, Dataset, Domain
 from harness.data.text import render_item
+from harness.dataset import Catalog, Dataset, Domain
 from harness.errors import HarnessError
 
 FIELD_TYPES = ("token", "token_seq", "float", "float_seq")

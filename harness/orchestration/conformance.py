@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from harness.data.context import DatasetContext
-from harness.data.model import Dataset
+from harness.dataset import Dataset
 from harness.errors import HarnessError
 from harness.options import build_options, options_dict
 from harness.plugins import Registration

@@ -24,7 +24,7 @@ from harness import __version__, data_parallel
 from harness.atomic import publish_folder
 from harness.costs import PeakMemory, Stopwatch, release_freed_memory
 from harness.data.context import DatasetContext
-from harness.data.model import Dataset
+from harness.dataset import Dataset
 from harness.errors import HarnessError, PluginError, plugin_errors
 from harness.faults import kill_point
 from harness.llm.devices import check_device

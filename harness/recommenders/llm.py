@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import numpy as np
 
 from harness import data_parallel
-from harness.data.model import Dataset
+from harness.dataset import Dataset
 from harness.llm.sft_settings import SFTSettings
 from harness.metrics import HEADLINE, SELECTION, candidate_metrics
 from harness.options import NESTED, THROUGHPUT

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from harness.costs import PROMPT_TOKENS_PER_REQUEST
-from harness.data.model import Dataset
+from harness.dataset import Dataset
 from harness.domains import domain_words
 from harness.recommender import Capabilities, Request, RunContext, TrainData
 from harness.recommenders.llm import LLMRecommender, Window, selection_metrics

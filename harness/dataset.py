@@ -1,4 +1,4 @@
-"""The data model every loader produces and every recommender reads.
+"""The dataset contract: the data model every loader produces and every recommender reads.
 
 Items are dense integer indices into a :class:`Catalog`; a sequence is an
 ``int32`` array of item indices in time order (ties already broken by file
@@ -14,9 +14,11 @@ from typing import Literal
 
 import numpy as np
 
-# A dataset's domain is any string. Prompts have their own wording for these;
-# any other domain gets a generic wording ("items", "interacted with").
-KNOWN_DOMAINS = ("movies", "news", "products")
+from harness.domains import DOMAINS
+
+# A dataset's domain is any string. Prompts have their own wording for these
+# (harness.domains); any other domain gets a generic wording ("items", "interacted with").
+KNOWN_DOMAINS = tuple(sorted(DOMAINS))
 Domain = str
 
 
