@@ -1,6 +1,6 @@
 """Write a file or a folder so that a reader (or a rerun after a kill) sees all of it or nothing.
 
-These are the crash-safety rules the kill tests (``tests/test_kill.py``) prove:
+These are the crash-safety rules the kill tests (``tests/orchestration/test_kill.py``) prove:
 everything is built in a temporary sibling and renamed into place once complete.
 """
 

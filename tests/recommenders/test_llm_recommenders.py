@@ -108,7 +108,7 @@ def test_zero_shot_trains_nothing(small_split, context, tmp_path):
 @pytest.fixture(scope="module")
 def trained_trsr(small_split, context, tiny_model_dir):
     """SFT mechanics on the tiny random model: what is checked is wiring, not learning
-    (tests/test_llm_learning.py trains the real weights)."""
+    (tests/recommenders/test_llm_learning.py trains the real weights)."""
     rec = LLMTRSR(
         TRSROptions(
             model=str(tiny_model_dir),
