@@ -506,11 +506,11 @@ def _run_row(
         full["target_rank"] if full else None,
         full["top_items"] if full else None,
     )
-    record = _row_record(plan, run, outcome, capabilities, tolerance, scores_file)
-    record["from_checkpoint"] = from_checkpoint
-    if records_file:
-        record["records_file"] = records_file
-    finished.records.append(record)
+    finished.records.append(
+        _row_record(
+            plan, run, outcome, capabilities, tolerance, scores_file, from_checkpoint, records_file
+        )
+    )
     if not any(run_dir.iterdir()):
         run_dir.rmdir()
 
@@ -522,6 +522,8 @@ def _row_record(
     capabilities: dict[str, Any],
     tolerance: float,
     scores_file: str,
+    from_checkpoint: bool,
+    records_file: str | None,
 ) -> dict[str, Any]:
     """A finished row as results.json records it: metrics with their CIs, costs, training."""
     seed = plan.experiment.split.seed
@@ -552,9 +554,10 @@ def _row_record(
         "device": plan.experiment.device,
         "reproducible_within": tolerance,
         # a row read back from its checkpoint keeps the commit it was computed at
-        "from_checkpoint": False,
+        "from_checkpoint": from_checkpoint,
         "computed_at": outcome.get("computed_at"),
         **({"rerank": outcome["rerank"]} if outcome.get("rerank") else {}),
+        **({"records_file": records_file} if records_file else {}),
     }
 
 
